@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+import pytest
+
+from bidlake import cli
+
+
+def test_help_lists_the_design_subcommands(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for name in ["simulate", "ingest", "build", "train", "serve", "replay", "sql", "run"]:
+        assert name in out
+
+
+def test_unbuilt_command_names_its_part_and_exits_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake = cli.Command("later", "bidlake.not_a_module_yet", "somewhere/", "a future step")
+    monkeypatch.setattr(cli, "COMMANDS", (*cli.COMMANDS, fake))
+    assert cli.main(["later"]) == 2
+    assert "provided by somewhere/" in capsys.readouterr().err
