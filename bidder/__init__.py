@@ -1,0 +1,1 @@
+"""OpenRTB bidder: campaigns, targeting, scoring, pacing, tracking."""

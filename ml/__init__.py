@@ -1,0 +1,1 @@
+"""Click and conversion models: feature spec, training, evaluation, export, scorer."""

@@ -1,0 +1,1 @@
+"""Dagster definitions: assets, partitions, schedules, sensors, checks, resources."""
