@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import orjson
+import pytest
+from google.protobuf import json_format
+
+from ingest import events_pb2
+from ingest.tracklog import HOUR_MS, TrackingLogWriter, is_closed_log, read_varint_frames
+
+T0 = 1_767_571_200_000  # 2026-01-05T00:00Z
+
+
+def click(i: int, t: int = T0) -> dict[str, object]:
+    return {"event_id": f"c{i}", "event_time": t + i, "bid_id": f"b{i}", "campaign_id": "x"}
+
+
+def test_jsonl_file_is_named_by_type_writer_and_hour(tmp_path: Path) -> None:
+    with TrackingLogWriter(tmp_path, "w1") as writer:
+        writer.write_many("click", [click(i) for i in range(3)])
+    (path,) = writer.closed_files
+    assert path == tmp_path / "click" / "w1-20260105T00-000000.jsonl"
+    lines = path.read_bytes().splitlines()
+    assert [orjson.loads(line)["event_id"] for line in lines] == ["c0", "c1", "c2"]
+
+
+def test_open_file_is_hidden_until_closed(tmp_path: Path) -> None:
+    writer = TrackingLogWriter(tmp_path, "w1")
+    writer.write("click", click(1))
+    visible = [p for p in (tmp_path / "click").iterdir() if is_closed_log(p)]
+    assert visible == []
+    writer.abandon()  # a crash: nothing is published
+    assert [p for p in (tmp_path / "click").iterdir() if is_closed_log(p)] == []
+
+
+def test_files_rotate_by_event_hour_and_close_when_the_hour_ended(tmp_path: Path) -> None:
+    writer = TrackingLogWriter(tmp_path, "w1")
+    writer.write("click", click(1, T0))
+    writer.write("click", click(2, T0 + HOUR_MS))
+    closed = writer.close_hours_before(T0 + HOUR_MS)
+    assert [p.name for p in closed] == ["w1-20260105T00-000000.jsonl"]
+    writer.close()
+    assert len(writer.closed_files) == 2
+
+
+def test_rotation_by_event_count_never_overwrites(tmp_path: Path) -> None:
+    with TrackingLogWriter(tmp_path, "w1", max_events_per_file=2) as writer:
+        writer.write_many("click", [click(i) for i in range(5)])
+    assert len(writer.closed_files) == 3
+    with TrackingLogWriter(tmp_path, "w1") as again:  # a restarted writer, same hour
+        again.write("click", click(9))
+    assert again.closed_files[0].name == "w1-20260105T00-000003.jsonl"
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_protobuf_frames_parse_back(tmp_path: Path, compress: bool) -> None:
+    with TrackingLogWriter(tmp_path, "w1", fmt="protobuf", compress=compress) as writer:
+        writer.write_many("click", [click(i) for i in range(4)])
+    (path,) = writer.closed_files
+    data = path.read_bytes()
+    if compress:
+        assert path.name.endswith(".pb.gz")
+        data = gzip.decompress(data)
+    messages = [events_pb2.Click.FromString(body) for _, body in read_varint_frames(data)]
+    assert [m.event_id for m in messages] == ["c0", "c1", "c2", "c3"]
+    assert json_format.MessageToDict(messages[0], preserving_proto_field_name=True)["bid_id"]
+
+
+def test_truncated_frame_is_reported_with_its_offset() -> None:
+    with pytest.raises(ValueError, match="truncated message at byte 0"):
+        list(read_varint_frames(b"\x05abc"))
+
+
+def test_unknown_event_type_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown event type"):
+        TrackingLogWriter(tmp_path, "w1").write("impressions", click(1))
