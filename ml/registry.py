@@ -1,0 +1,173 @@
+"""The model registry on disk: versions, the CURRENT pointer, promotion history.
+
+Layout (INTERFACES.md), below `models_root` (default `<BIDLAKE_HOME>/models`):
+
+    <name>/<version>/model.json       the artifact (ml/artifact.py)
+    <name>/<version>/gate.json        the promotion verdict and its reason
+    <name>/<version>/*.png, eval.json evaluation plots and metrics
+    <name>/CURRENT                    text: the version the bidder serves
+    <name>/history.jsonl              one line per export: version, promoted, reason
+
+A version folder appears only complete (built as `.staging-<version>-<pid>`, then renamed)
+and is never modified afterwards; CURRENT is replaced by an atomic rename of a fsynced
+temp file, so a bidder polling it reads either the old or the new version, never a
+partial name. Pure Python: the bidder imports it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from bidlake.paths import home
+from ml.scorer import ScoringModel, load_model
+
+MODEL_FILE = "model.json"
+GATE_FILE = "gate.json"
+CURRENT_FILE = "CURRENT"
+HISTORY_FILE = "history.jsonl"
+NAMES = ("ctr", "cvr")
+_VERSION_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]{0,99}$")
+
+
+class RegistryError(LookupError):
+    """No such model or version, or an invalid name."""
+
+
+def _root(models_root: Path | str | None) -> Path:
+    return Path(models_root) if models_root is not None else home().models
+
+
+def _check(name: str, version: str | None = None) -> None:
+    if not _VERSION_RE.match(name):
+        raise RegistryError(f"invalid model name {name!r}")
+    if version is not None and not _VERSION_RE.match(version):
+        raise RegistryError(f"invalid model version {version!r}")
+
+
+def new_version(created_at_ms: int, checksum: str) -> str:
+    """`YYYYMMDDTHHMMSSZ-<8 hex of the checksum>`: sorts by time, unique per content."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(created_at_ms / 1000))
+    return f"{stamp}-{checksum.removeprefix('sha256:')[:8]}"
+
+
+def version_dir(name: str, version: str, models_root: Path | str | None = None) -> Path:
+    _check(name, version)
+    return _root(models_root) / name / version
+
+
+def model_path(name: str, version: str, models_root: Path | str | None = None) -> Path:
+    return version_dir(name, version, models_root) / MODEL_FILE
+
+
+def list_versions(name: str, models_root: Path | str | None = None) -> list[str]:
+    """Complete versions, oldest first (staging folders start with '.')."""
+    _check(name)
+    folder = _root(models_root) / name
+    if not folder.is_dir():
+        return []
+    return sorted(
+        p.name
+        for p in folder.iterdir()
+        if p.is_dir() and not p.name.startswith(".") and (p / MODEL_FILE).exists()
+    )
+
+
+def current_version(name: str, models_root: Path | str | None = None) -> str | None:
+    """The version CURRENT points at, or None when no model was promoted yet."""
+    _check(name)
+    try:
+        text = (_root(models_root) / name / CURRENT_FILE).read_text().strip()
+    except FileNotFoundError:
+        return None
+    return text or None
+
+
+def load_version(name: str, version: str, models_root: Path | str | None = None) -> ScoringModel:
+    path = model_path(name, version, models_root)
+    if not path.exists():
+        raise RegistryError(f"model {name!r} has no version {version!r} ({path})")
+    return load_model(path)
+
+
+def load_current(name: str, models_root: Path | str | None = None) -> ScoringModel:
+    """The promoted model, verified; RegistryError when there is none."""
+    version = current_version(name, models_root)
+    if version is None:
+        raise RegistryError(f"no current {name!r} model under {_root(models_root) / name}")
+    return load_version(name, version, models_root)
+
+
+@contextmanager
+def staging(name: str, version: str, models_root: Path | str | None = None) -> Iterator[Path]:
+    """A folder to write a new version into; renamed to `<name>/<version>` on success,
+    removed on error. Refuses to overwrite an existing version (versions are immutable)."""
+    final = version_dir(name, version, models_root)
+    if final.exists():
+        raise RegistryError(f"model {name!r} version {version!r} already exists ({final})")
+    temp = final.with_name(f".staging-{version}-{os.getpid()}")
+    shutil.rmtree(temp, ignore_errors=True)
+    temp.mkdir(parents=True)
+    try:
+        yield temp
+        for entry in temp.iterdir():
+            _fsync_file(entry)
+        os.rename(temp, final)
+        _fsync_dir(final.parent)
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
+
+
+def set_current(name: str, version: str, models_root: Path | str | None = None) -> None:
+    """Point CURRENT at `version` after verifying its artifact loads (atomic rename)."""
+    load_version(name, version, models_root)  # refuses a missing or corrupt model
+    folder = _root(models_root) / name
+    temp = folder / f".{CURRENT_FILE}.tmp-{os.getpid()}"
+    with open(temp, "w") as fh:
+        fh.write(version + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(temp, folder / CURRENT_FILE)
+    _fsync_dir(folder)
+
+
+def append_history(name: str, entry: dict[str, Any], models_root: Path | str | None = None) -> None:
+    """One JSON line per export decision (promoted or not), for people and dashboards."""
+    folder = _root(models_root) / name
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / HISTORY_FILE, "a") as fh:
+        fh.write(json.dumps(entry, sort_keys=True) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def read_history(name: str, models_root: Path | str | None = None) -> list[dict[str, Any]]:
+    path = _root(models_root) / name / HISTORY_FILE
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _fsync_file(path: Path) -> None:
+    if path.is_file():
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,201 @@
+"""The bidder-side scorer: a logistic model evaluated in pure Python (no numpy/sklearn).
+
+`load_model(path)` reads an artifact (ml/artifact.py: checksum and schema version
+verified, anything else refused with `ArtifactError`), and `ScoringModel.predict(raw)`
+returns the calibrated probability for a raw row keyed by bid-time field names
+(ml/features.py). It runs once per (opportunity, campaign) on the bidder's hot path.
+
+Why it is fast (≈ 4-8 µs per score on one core here, see benchmarks/ml): every feature
+keeps a small memo from its raw input to (value strings, summed weight), so the common
+case per feature is one dict lookup, not a string format + encode + CRC + weight lookup;
+crosses are memoized on their components' value strings. A miss falls back to the same
+code as `FeatureSpec.indices` (the reference), and a memo that grows past
+`MEMO_LIMIT` entries is cleared rather than evicted item by item (cheap, and a burst of
+unseen values cannot grow memory without bound). Memos are plain dicts: concurrent
+readers and writers under the GIL at worst compute an entry twice.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from itertools import product
+from pathlib import Path
+from typing import Any
+
+from ml.artifact import ArtifactError, read_artifact
+from ml.features import CROSS_SEP, DEFAULTS, RAW_FIELDS, TRANSFORMS, FeatureSpec
+
+MEMO_LIMIT = 1 << 16
+
+__all__ = ["ArtifactError", "ScoringModel", "load_model", "sigmoid"]
+
+
+def sigmoid(x: float) -> float:
+    """1 / (1 + e^-x) without overflow for any finite x (same branches as scipy's expit)."""
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+class _FeatureSlot:
+    """One feature compiled for scoring: its inputs, transform, hash prefix and memo."""
+
+    __slots__ = ("defaults", "fn", "inputs", "is_list", "memo", "name", "param", "single")
+
+    def __init__(self, spec: FeatureSpec, name: str) -> None:
+        feature = spec.feature(name)
+        self.name = name
+        self.inputs = feature.inputs
+        self.defaults = tuple(DEFAULTS[RAW_FIELDS[i]] for i in feature.inputs)
+        self.single = len(feature.inputs) == 1
+        self.is_list = feature.is_list
+        self.fn = TRANSFORMS[feature.transform]
+        self.param = feature.param
+        self.memo: dict[Any, tuple[tuple[str, ...], float]] = {}
+
+
+class _CrossSlot:
+    __slots__ = ("memo", "name", "positions")
+
+    def __init__(self, name: str, positions: tuple[int, ...]) -> None:
+        self.name = name
+        self.positions = positions
+        self.memo: dict[tuple[tuple[str, ...], ...], float] = {}
+
+
+@dataclass
+class ScoringModel:
+    """A loaded model. Immutable in use: the bidder swaps whole models on reload."""
+
+    name: str
+    version: str
+    spec: FeatureSpec
+    intercept: float
+    weights: dict[int, float]
+    slope: float = 1.0
+    offset: float = 0.0
+    negative_sampling_rate: float = 1.0
+    checksum: str = ""
+    path: Path | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)  # training, metrics, created_at_ms
+    _features: tuple[_FeatureSlot, ...] = field(init=False, repr=False)
+    _crosses: tuple[_CrossSlot, ...] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        names = [f.name for f in self.spec.features]
+        self._features = tuple(_FeatureSlot(self.spec, n) for n in names)
+        position = {n: i for i, n in enumerate(names)}
+        self._crosses = tuple(
+            _CrossSlot(self.spec.cross_name(c), tuple(position[n] for n in c))
+            for c in self.spec.crosses
+        )
+
+    @classmethod
+    def from_artifact(cls, doc: Mapping[str, Any], path: Path | None = None) -> ScoringModel:
+        model, calibration = doc["model"], doc["calibration"]
+        return cls(
+            name=doc["name"],
+            version=doc["version"],
+            spec=FeatureSpec.from_dict(doc["feature_spec"]),
+            intercept=float(model["intercept"]),
+            weights={
+                int(i): float(w) for i, w in zip(model["indices"], model["weights"], strict=True)
+            },
+            slope=float(calibration["slope"]),
+            offset=float(calibration["offset"]),
+            negative_sampling_rate=float(calibration["negative_sampling_rate"]),
+            checksum=doc["checksum"],
+            path=path,
+            metadata={
+                k: doc.get(k) for k in ("created_at_ms", "training", "metrics", "calibration")
+            },
+        )
+
+    # ---- scoring ---------------------------------------------------------------------
+
+    def logit(self, raw: Mapping[str, object]) -> float:
+        """intercept + Σ weights of the row's tokens: sklearn's decision_function."""
+        z = self.intercept
+        get = raw.get
+        values: list[tuple[str, ...]] = []
+        append = values.append
+        for slot in self._features:
+            if slot.single:
+                key: Any = get(slot.inputs[0], slot.defaults[0])
+                if slot.is_list:
+                    key = tuple(key) if key else ()
+            else:
+                key = tuple(map(get, slot.inputs, slot.defaults))
+            try:
+                hit = slot.memo.get(key)
+            except TypeError:  # unhashable where a scalar belongs
+                raise ValueError(
+                    f"feature {slot.name!r}: unusable value {key!r} for {slot.inputs}"
+                ) from None
+            if hit is None:
+                hit = self._miss(slot, key)
+            append(hit[0])
+            z += hit[1]
+        for cross in self._crosses:
+            ckey = tuple([values[p] for p in cross.positions])
+            w = cross.memo.get(ckey)
+            if w is None:
+                w = self._cross_miss(cross, ckey)
+            z += w
+        return z
+
+    def raw_probability(self, raw: Mapping[str, object]) -> float:
+        """sigmoid(logit): the fitted model's probability before calibration (= sklearn's
+        predict_proba[:, 1] on the downsampled training distribution)."""
+        return sigmoid(self.logit(raw))
+
+    def predict(self, raw: Mapping[str, object]) -> float:
+        """Calibrated probability of the event (click for ctr, conversion for cvr)."""
+        return sigmoid(self.slope * self.logit(raw) + self.offset)
+
+    def predict_many(self, rows: Iterable[Mapping[str, object]]) -> list[float]:
+        return [self.predict(row) for row in rows]
+
+    # ---- memo misses: the reference path ---------------------------------------------
+
+    def _miss(self, slot: _FeatureSlot, key: Any) -> tuple[tuple[str, ...], float]:
+        inputs = (key,) if slot.single else key
+        try:
+            values = tuple(slot.fn(slot.param, inputs))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"feature {slot.name!r}: bad input {key!r}: {exc}") from None
+        index, weights = self.spec.index, self.weights
+        hit = (values, sum(weights.get(index(slot.name, v), 0.0) for v in values))
+        if len(slot.memo) >= MEMO_LIMIT:
+            slot.memo.clear()
+        slot.memo[key] = hit
+        return hit
+
+    def _cross_miss(self, cross: _CrossSlot, key: tuple[tuple[str, ...], ...]) -> float:
+        index, weights = self.spec.index, self.weights
+        w = sum(
+            weights.get(index(cross.name, CROSS_SEP.join(combo)), 0.0) for combo in product(*key)
+        )
+        if len(cross.memo) >= MEMO_LIMIT:
+            cross.memo.clear()
+        cross.memo[key] = w
+        return w
+
+    def reference_logit(self, raw: Mapping[str, object]) -> float:
+        """The logit through FeatureSpec.indices, without memos (tests, debugging)."""
+        return self.intercept + sum(self.weights.get(i, 0.0) for i in self.spec.indices(raw))
+
+
+def load_model(path: str | Path) -> ScoringModel:
+    """Load and verify a model artifact; `ArtifactError` names the file and the reason."""
+    path = Path(path)
+    doc = read_artifact(path)
+    try:
+        return ScoringModel.from_artifact(doc, path)
+    except (KeyError, TypeError, ValueError) as exc:
+        if isinstance(exc, ArtifactError):
+            raise
+        raise ArtifactError(f"{path}: malformed model: {exc!r}") from exc

@@ -1,0 +1,154 @@
+"""The pure-Python scorer: artifact round trip, refusal of bad files, memo == reference."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ml.artifact import SCHEMA_VERSION, ArtifactError, new_document, write_artifact
+from ml.features import default_spec, raw_row
+from ml.scorer import MEMO_LIMIT, load_model, sigmoid
+
+
+def _random_rows(rng: random.Random, n: int) -> list[dict[str, object]]:
+    return [
+        raw_row(
+            exchange=rng.choice(["adx", "openx"]),
+            publisher_id=f"pub{rng.randrange(30)}",
+            site_domain=f"site{rng.randrange(40)}.com" if rng.random() < 0.7 else "",
+            app_bundle="" if rng.random() < 0.7 else f"com.app{rng.randrange(10)}",
+            placement_id=f"pl{rng.randrange(4)}",
+            ad_width=rng.choice([300, 320, 728]),
+            ad_height=rng.choice([250, 50, 90]),
+            device_type=rng.choice(["phone", "desktop", "tablet"]),
+            user_hour=rng.randrange(24),
+            bidfloor_micros=rng.randrange(2_000_000),
+            user_segments=[f"seg{rng.randrange(20)}" for _ in range(rng.randrange(4))],
+            campaign_id=f"cmp{rng.randrange(5)}",
+            creative_id=f"cr{rng.randrange(10)}",
+        )
+        for _ in range(n)
+    ]
+
+
+def _document(rate: float = 0.25, seed: int = 7) -> dict:
+    spec = default_spec(hash_bits=16)
+    rng = random.Random(seed)
+    weights = {i: rng.gauss(0, 0.5) for i in rng.sample(range(spec.num_buckets), 20_000)}
+    return new_document(
+        name="ctr",
+        version="20250101T000000Z-test",
+        created_at_ms=1_735_689_600_000,
+        feature_spec=spec.to_dict(),
+        intercept=-2.5,
+        weights=weights,
+        negative_sampling_rate=rate,
+        metrics={"log_loss": 0.1},
+    )
+
+
+@pytest.fixture
+def model_file(tmp_path: Path) -> Path:
+    return write_artifact(_document(), tmp_path / "model.json")
+
+
+def test_round_trip_keeps_every_weight_exactly(model_file: Path) -> None:
+    doc = _document()
+    model = load_model(model_file)
+    assert model.name == "ctr" and model.version == "20250101T000000Z-test"
+    assert model.intercept == -2.5
+    assert model.weights == dict(zip(doc["model"]["indices"], doc["model"]["weights"], strict=True))
+    assert model.offset == math.log(0.25)
+    assert model.metadata["metrics"] == {"log_loss": 0.1}
+
+
+def test_memoized_scoring_equals_the_reference_path(model_file: Path) -> None:
+    model = load_model(model_file)
+    rows = _random_rows(random.Random(3), 3000)
+    for _ in range(2):  # second pass: from the memos
+        for row in rows:
+            assert model.logit(row) == pytest.approx(model.reference_logit(row), abs=1e-12)
+
+
+def test_memos_are_bounded(model_file: Path) -> None:
+    model = load_model(model_file)
+    for i in range(MEMO_LIMIT + 10):
+        model.predict({"bidfloor_micros": i})
+    assert all(len(slot.memo) <= MEMO_LIMIT for slot in model._features)
+
+
+def test_predict_applies_the_downsampling_correction(model_file: Path) -> None:
+    model = load_model(model_file)
+    row = _random_rows(random.Random(5), 1)[0]
+    p = model.raw_probability(row)
+    w = 0.25
+    assert model.predict(row) == pytest.approx(p / (p + (1 - p) / w), rel=1e-12)
+
+
+def test_tampered_weight_is_refused(model_file: Path) -> None:
+    doc = json.loads(model_file.read_text())
+    doc["model"]["weights"][0] += 1.0
+    model_file.write_text(json.dumps(doc))
+    with pytest.raises(ArtifactError, match="checksum mismatch"):
+        load_model(model_file)
+
+
+def test_tampered_bytes_are_refused(model_file: Path) -> None:
+    data = model_file.read_bytes()
+    model_file.write_bytes(data.replace(b'"intercept":-2.5', b'"intercept":-1.5'))
+    with pytest.raises(ArtifactError, match="checksum mismatch"):
+        load_model(model_file)
+
+
+def test_other_schema_version_is_refused(tmp_path: Path) -> None:
+    doc = _document()
+    doc["schema_version"] = SCHEMA_VERSION + 1
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ArtifactError, match="schema_version 2 is not supported"):
+        load_model(path)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(b"", "not a JSON model"), (b"[1]", "JSON object"), (b"\xff\xfe", "not a JSON model")],
+)
+def test_garbage_is_refused(tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "model.json"
+    path.write_bytes(content)
+    with pytest.raises(ArtifactError, match=message):
+        load_model(path)
+
+
+def test_missing_file_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ArtifactError, match="cannot read"):
+        load_model(tmp_path / "nope.json")
+
+
+def test_sealed_but_malformed_model_is_refused(tmp_path: Path) -> None:
+    doc = _document()
+    doc["model"]["indices"][0] = 1 << 30  # outside the hash space
+    with pytest.raises(ArtifactError, match="ascending ints"):
+        write_artifact(doc, tmp_path / "model.json")
+
+
+def test_sigmoid_is_stable_at_the_extremes() -> None:
+    assert sigmoid(-1000.0) == 0.0
+    assert sigmoid(1000.0) == 1.0
+    assert sigmoid(0.0) == 0.5
+
+
+def test_scorer_imports_no_numeric_libraries() -> None:
+    code = (
+        "import sys, ml.scorer, ml.registry, ml.features;"
+        "bad = [m for m in ('numpy', 'sklearn', 'scipy', 'pandas', 'pyarrow') if m in sys.modules];"
+        "print(','.join(bad))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
