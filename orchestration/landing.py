@@ -1,0 +1,63 @@
+"""The landing folder as Dagster sees it: closed tracking-log files, grouped by hour.
+
+A closed log file is `<landing>/<event_type>/<writer_id>-<YYYYMMDD>T<HH>-<seq>.<ext>`
+(INTERFACES.md); files being written start with "." and are never listed. The hour in the
+name is the writer's hour, and it is what an hourly raw partition means to Dagster: "the
+log files of that hour". The records inside still go to the lake partition of their own
+event_time (ingest decides that), so a late event is never lost by this grouping.
+
+A file whose name has no readable hour (a foreign writer) is grouped by its modification
+time, so it is still ingested — and ingest then reports what is wrong with it, if anything.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+from orchestration.partitions import HOUR_KEY_FORMAT
+
+_NAME = re.compile(r"-(?P<day>\d{8})T(?P<hour>\d{2})-\d+\.(?:jsonl|jsonl\.gz|pb|pb\.gz)$")
+EXTENSIONS = (".jsonl", ".jsonl.gz", ".pb", ".pb.gz")
+
+
+def closed_log_files(landing: Path) -> Iterator[Path]:
+    """Every closed log file below `landing/<event_type>/`, in name order per folder."""
+    if not landing.is_dir():
+        return
+    for folder in sorted(p for p in landing.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        for path in sorted(folder.iterdir()):
+            if path.name.startswith(".") or not path.name.endswith(EXTENSIONS):
+                continue
+            if path.is_file():
+                yield path
+
+
+def hour_of(path: Path) -> str:
+    """The hourly partition key a log file belongs to (see the module docstring)."""
+    match = _NAME.search(path.name)
+    if match:
+        try:
+            moment = datetime.strptime(match["day"] + match["hour"], "%Y%m%d%H").replace(tzinfo=UTC)
+        except ValueError:
+            moment = None
+        if moment is not None:
+            return moment.strftime(HOUR_KEY_FORMAT)
+    moment = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
+    return moment.replace(minute=0, second=0, microsecond=0).strftime(HOUR_KEY_FORMAT)
+
+
+def by_hour(paths: Iterable[Path]) -> dict[str, list[Path]]:
+    """Files grouped by hourly partition key, keys and files in order."""
+    groups: dict[str, list[Path]] = defaultdict(list)
+    for path in paths:
+        groups[hour_of(path)].append(path)
+    return {key: sorted(groups[key]) for key in sorted(groups)}
+
+
+def files_in_hours(landing: Path, first_key: str, last_key: str) -> list[Path]:
+    """The closed log files whose hour lies in `[first_key, last_key]` (inclusive keys)."""
+    return [p for p in closed_log_files(landing) if first_key <= hour_of(p) <= last_key]
