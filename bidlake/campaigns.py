@@ -52,6 +52,8 @@ class Campaign:
     creatives: tuple[Creative, ...]
     adomain: tuple[str, ...]
     targeting: Targeting
+    # IAB content categories of the ads (OpenRTB `cat`), matched against a request's `bcat`.
+    categories: tuple[str, ...] = ()
 
     def creative_for(self, width: int, height: int) -> Creative | None:
         for creative in self.creatives:
@@ -78,6 +80,7 @@ def _campaign(raw: dict, where: str) -> Campaign:
             frequency_cap_per_day=int(raw.get("frequency_cap_per_day", 0)),
             creatives=tuple(Creative(**c) for c in raw["creatives"]),
             adomain=tuple(raw.get("adomain", ())),
+            categories=tuple(str(c) for c in raw.get("categories", ())),
             targeting=Targeting(
                 countries=frozenset(targeting.get("countries", ())),
                 device_types=frozenset(targeting.get("device_types", ())),

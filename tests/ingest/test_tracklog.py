@@ -76,3 +76,14 @@ def test_truncated_frame_is_reported_with_its_offset() -> None:
 def test_unknown_event_type_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown event type"):
         TrackingLogWriter(tmp_path, "w1").write("impressions", click(1))
+
+
+def test_flush_makes_open_gzip_bytes_readable_without_publishing(tmp_path: Path) -> None:
+    writer = TrackingLogWriter(tmp_path, "w1", compress=True)
+    writer.write("click", click(1))
+    writer.flush()
+    (temp,) = (tmp_path / "click").iterdir()
+    assert not is_closed_log(temp)
+    decompressor = __import__("zlib").decompressobj(31)
+    assert b'"event_id":"c1"' in decompressor.decompress(temp.read_bytes())
+    writer.close()
