@@ -22,10 +22,10 @@ Hash
     cryptographic, which does not matter here: collisions only merge two weights.
 
 Values
-    Missing fields take the contract's proto3 defaults ("" for strings, 0 for integers,
+    Missing (or null) fields take the contract's proto3 defaults ("" for strings, 0 for integers,
     [] for lists), so a bidder that omits a default-valued field scores exactly like the
     warehouse row that stored the default. Integers (and integral floats) are written in
-    decimal. A list field (user_segments) yields its distinct values, sorted, at most
+    decimal. A list field (user_segments) yields its distinct non-null values, sorted, at most
     `max_list_values` of them, or the single value "" when empty ("no segments" is a signal).
 
 Leakage
@@ -125,17 +125,12 @@ def _t_inventory(_param: int, values: tuple) -> list[str]:
 def _t_log2(param: int, values: tuple) -> list[str]:
     # Power-of-two buckets of value // param: floors span 4 orders of magnitude and CTR
     # moves with their logarithm, not linearly.
-    raw = values[0]
-    number = int(raw) if raw not in (None, "") else 0
-    return [str((max(number, 0) // param).bit_length())]
+    return [str((max(int(values[0]), 0) // param).bit_length())]
 
 
 def _t_set(param: int, values: tuple) -> list[str]:
-    items = values[0]
-    if not items:
-        return [""]
-    distinct = sorted({text(v) for v in items})
-    return distinct[:param]
+    distinct = sorted({text(v) for v in values[0] if v is not None})
+    return distinct[:param] if distinct else [""]
 
 
 TRANSFORMS: dict[str, Callable[[int, tuple], list[str]]] = {
@@ -171,8 +166,16 @@ class Feature:
 
     def values(self, raw: Mapping[str, object]) -> list[str]:
         """The value strings of this feature for one raw row."""
-        inputs = tuple(raw.get(name, DEFAULTS[RAW_FIELDS[name]]) for name in self.inputs)
-        return TRANSFORMS[self.transform](self.param, inputs)
+        return TRANSFORMS[self.transform](self.param, with_defaults(self.inputs, raw))
+
+
+def with_defaults(fields: tuple[str, ...], raw: Mapping[str, object]) -> tuple:
+    """The values of `fields` in `raw`, absent or None ones replaced by their default."""
+    out = []
+    for name in fields:
+        value = raw.get(name)
+        out.append(DEFAULTS[RAW_FIELDS[name]] if value is None else value)
+    return tuple(out)
 
 
 def _prefix_crc(name: str) -> int:

@@ -124,11 +124,11 @@ class ScoringModel:
         append = values.append
         for slot in self._features:
             if slot.single:
-                key: Any = get(slot.inputs[0], slot.defaults[0])
+                key: Any = get(slot.inputs[0])
                 if slot.is_list:
                     key = tuple(key) if key else ()
             else:
-                key = tuple(map(get, slot.inputs, slot.defaults))
+                key = tuple(map(get, slot.inputs))
             try:
                 hit = slot.memo.get(key)
             except TypeError:  # unhashable where a scalar belongs
@@ -163,6 +163,7 @@ class ScoringModel:
 
     def _miss(self, slot: _FeatureSlot, key: Any) -> tuple[tuple[str, ...], float]:
         inputs = (key,) if slot.single else key
+        inputs = tuple(d if v is None else v for v, d in zip(inputs, slot.defaults, strict=True))
         try:
             values = tuple(slot.fn(slot.param, inputs))
         except (TypeError, ValueError) as exc:
