@@ -1,0 +1,399 @@
+"""The bid decision: which campaign bids how much on each impression, or why none does.
+
+For every imp of a request, each campaign of the book goes through the same stages, and
+drops out at the first it fails, with a reason code of the contract's NoBidReason
+vocabulary:
+
+  1. format    — the campaign has a creative of a format the imp takes   -> unsupported
+  2. match     — a creative fits the slot size; geo, device, UTC hour     -> no_matching_campaign
+  3. blocks    — site/app domain blocklist, badv, bcat, wseat/bseat       -> blocked
+  4. pacing    — committed spend below today's allowance (bidder.pacing)  -> pacing /
+                                                                              budget_exhausted
+  5. frequency — the user's impressions today below the campaign's cap   -> frequency_cap
+  6. model     — pCTR (and pCVR for CPA) from the current models         -> no_model
+  7. price     — value = CPC goal x pCTR, or CPA goal x pCTR x pCVR; bid CPM = value x 1000
+                 x pacing factor, capped at the campaign's max bid; it must reach the
+                 imp's floor (or an eligible deal's floor)                 -> below_floor
+  8. reserve   — the atomic budget reservation (bidder.budget) for the best-priced
+                 campaign; if it fails, the next best tries              -> pacing /
+                                                                              budget_exhausted /
+                                                                              frequency_cap
+
+The highest bid wins the imp. When no campaign bids, the imp's reason is the one of the
+campaign that got furthest (a later stage explains more than an earlier one). When the
+request's time is up (tmax minus a margin, from arrival), the remaining imps are not
+priced: reason timeout.
+
+Pricing is value-based on purpose: in a second-price auction bidding the value is the
+dominant strategy; in first-price auctions (`at` = 1) it overpays by the gap to the
+second bid, and bid shading is left for later (it needs win-rate curves the lake will
+have once the bidder has run for a while).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+
+from bidder.budget import BudgetStore, MemoryStore, Reservation
+from bidder.models import Models
+from bidder.openrtb import BidRequest, Deal, Imp, normalize_domain
+from bidder.pacing import Pacer
+from bidlake.campaigns import Campaign, Creative
+
+log = logging.getLogger("bidder.decision")
+
+UNSUPPORTED = "unsupported"
+NO_MATCHING = "no_matching_campaign"
+BLOCKED = "blocked"
+BUDGET_EXHAUSTED = "budget_exhausted"
+PACING = "pacing"
+FREQUENCY_CAP = "frequency_cap"
+NO_MODEL = "no_model"
+BELOW_FLOOR = "below_floor"
+TIMEOUT = "timeout"
+
+# How far a campaign got before it dropped out; the imp reports the furthest.
+_STAGE = {
+    UNSUPPORTED: 0,
+    NO_MATCHING: 1,
+    BLOCKED: 2,
+    BUDGET_EXHAUSTED: 3,
+    PACING: 3,
+    FREQUENCY_CAP: 4,
+    NO_MODEL: 5,
+    BELOW_FLOOR: 6,
+}
+_RESERVE_STAGE = 7
+FIXED_PRICE = 3  # deal auction type: the deal's floor is the price
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignPlan:
+    """A campaign prepared for the hot path: sets, normalized domains, budget in CPM micros."""
+
+    campaign: Campaign
+    budget: int  # daily budget x 1000 (CPM micros), times this process's share
+    creatives: dict[str, tuple[Creative, ...]]  # format -> creatives
+    adomains: frozenset[str]
+    blocked_domains: frozenset[str]
+    categories: frozenset[str]
+
+    @classmethod
+    def of(cls, campaign: Campaign, budget_share: float = 1.0) -> CampaignPlan:
+        creatives: dict[str, list[Creative]] = {}
+        for creative in campaign.creatives:
+            creatives.setdefault(creative.format, []).append(creative)
+        return cls(
+            campaign=campaign,
+            budget=int(campaign.daily_budget_micros * 1000 * budget_share),
+            creatives={k: tuple(v) for k, v in creatives.items()},
+            adomains=frozenset(normalize_domain(d) for d in campaign.adomain),
+            blocked_domains=frozenset(
+                normalize_domain(d) for d in campaign.targeting.blocked_domains
+            ),
+            # Not in the campaign book yet; bcat applies as soon as it is.
+            categories=frozenset(getattr(campaign, "categories", ())),
+        )
+
+
+@dataclass(slots=True)
+class Priced:
+    plan: CampaignPlan
+    creative: Creative
+    ad_format: str
+    width: int
+    height: int
+    pctr: float
+    pcvr: float
+    pacing_factor: float
+    price_micros: int  # CPM micros
+    value_micros: int  # expected value per mille before pacing and caps (ranks equal prices)
+    deal_id: str
+    model_version: str
+
+
+@dataclass(slots=True)
+class ImpDecision:
+    imp: Imp
+    event: dict[str, object]  # the bid_request event, complete
+    bid: Priced | None = None
+    reason: str = ""
+    reservation: Reservation | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def _domain_blocked(domains: tuple[str, ...], blocked: frozenset[str]) -> bool:
+    if not blocked:
+        return False
+    for domain in domains:
+        while domain:
+            if domain in blocked:
+                return True
+            _, _, domain = domain.partition(".")
+    return False
+
+
+class Engine:
+    def __init__(
+        self,
+        plans: list[CampaignPlan],
+        store: BudgetStore,
+        models: Models,
+        pacer: Pacer,
+        *,
+        currency: str = "USD",
+        seat: str = "bidlake",
+    ) -> None:
+        self.plans = plans
+        self.store = store
+        self.models = models
+        self.pacer = pacer
+        self.currency = currency
+        self.seat = seat
+        self.formats = frozenset(f for p in plans for f in p.creatives)
+        self._memory = store if isinstance(store, MemoryStore) else None
+
+    # ---- request-level stages (same for every imp) ----
+
+    def _request_reason(self, req: BidRequest) -> str:
+        if req.currencies and self.currency not in req.currencies:
+            return UNSUPPORTED
+        if (req.seats and self.seat not in req.seats) or self.seat in req.blocked_seats:
+            return BLOCKED
+        return ""
+
+    def _campaign_reason(self, plan: CampaignPlan, req: BidRequest) -> str:
+        """Targeting and blocks of one campaign for the request (stages 2-3, non-size)."""
+        t = plan.campaign.targeting
+        base = req.base
+        if t.countries and base["country"] not in t.countries:
+            return NO_MATCHING
+        if t.device_types and base["device_type"] not in t.device_types:
+            return NO_MATCHING
+        if t.hours and req.utc_hour not in t.hours:
+            return NO_MATCHING
+        if _domain_blocked(req.domains, plan.blocked_domains):
+            return BLOCKED
+        if req.badv and not plan.adomains.isdisjoint(req.badv):
+            return BLOCKED
+        if req.bcat and not plan.categories.isdisjoint(req.bcat):
+            return BLOCKED
+        return ""
+
+    # ---- the decision ----
+
+    async def decide(self, req: BidRequest, now_ms: int, deadline: float) -> list[ImpDecision]:
+        """Decide every imp of `req`; `deadline` is a time.perf_counter() value."""
+        decisions = []
+        request_reason = self._request_reason(req)
+        campaign_reasons = (
+            [] if request_reason else [(p, self._campaign_reason(p, req)) for p in self.plans]
+        )
+        ctr = self.models.ctr.model
+        cvr = self.models.cvr.model
+        for imp in req.imps:
+            event = {**req.base, **imp.event_fields}
+            event["event_id"] = f"{req.id}:{imp.id}"
+            event["event_time"] = now_ms
+            decision = ImpDecision(imp, event)
+            decisions.append(decision)
+            if request_reason:
+                decision.reason = request_reason
+            elif time.perf_counter() >= deadline:
+                decision.reason = TIMEOUT
+            else:
+                await self._decide_imp(decision, req, campaign_reasons, ctr, cvr, now_ms, deadline)
+            event["no_bid_reason"] = decision.reason
+            if decision.bid is not None:
+                bid = decision.bid
+                event["ad_format"] = bid.ad_format
+                event["ad_width"] = bid.width
+                event["ad_height"] = bid.height
+                if bid.deal_id:
+                    event["deal_id"] = bid.deal_id
+        return decisions
+
+    async def _decide_imp(
+        self,
+        decision: ImpDecision,
+        req: BidRequest,
+        campaign_reasons: list[tuple[CampaignPlan, str]],
+        ctr: object,
+        cvr: object,
+        now_ms: int,
+        deadline: float,
+    ) -> None:
+        imp = decision.imp
+        foreign_floor = imp.bidfloor_micros > 0 and imp.bidfloor_currency != self.currency
+        if foreign_floor or not self.formats.intersection(imp.formats):
+            decision.reason = UNSUPPORTED
+            return
+        best_stage, best_reason = -1, UNSUPPORTED
+        candidates: list[Priced] = []
+        user_id = str(req.base["user_id"])
+        formats = imp.formats
+        for plan, reason in campaign_reasons:
+            fit = None
+            has_format = False
+            for fmt in formats:
+                for creative in plan.creatives.get(fmt, ()):
+                    has_format = True
+                    size = imp.fits(fmt, creative.width, creative.height)
+                    if size is not None:
+                        fit = (creative, fmt, size)
+                        break
+                if fit is not None:
+                    break
+            if fit is None:
+                reason = NO_MATCHING if has_format else UNSUPPORTED
+            if not reason:
+                reason_or_bid = self._price(plan, fit, decision, imp, user_id, ctr, cvr, now_ms)  # type: ignore[arg-type]
+                if isinstance(reason_or_bid, Priced):
+                    candidates.append(reason_or_bid)
+                    continue
+                reason = reason_or_bid
+            stage = _STAGE[reason]
+            if stage > best_stage:
+                best_stage, best_reason = stage, reason
+        if not candidates:
+            decision.reason = best_reason
+            return
+        # Highest price wins; at equal prices (a fixed-price deal, two capped bids) the
+        # campaign that values the impression most.
+        candidates.sort(
+            key=lambda c: (-c.price_micros, -c.value_micros, c.plan.campaign.campaign_id)
+        )
+        for candidate in candidates:
+            if time.perf_counter() >= deadline:
+                decision.reason = TIMEOUT
+                return
+            campaign = candidate.plan.campaign
+            limit = self.pacer.allowance(candidate.plan.budget, now_ms)
+            args = (
+                campaign.campaign_id,
+                user_id,
+                candidate.price_micros,
+                limit,
+                candidate.plan.budget,
+                campaign.frequency_cap_per_day,
+                now_ms,
+            )
+            if self._memory is not None:
+                reason, reservation = self._memory.reserve_now(*args)
+            else:
+                # A shared store is a network hop: it gets what is left of the deadline,
+                # and a slow Redis turns into a timeout no-bid, not a late answer.
+                try:
+                    reason, reservation = await asyncio.wait_for(
+                        self.store.reserve(*args), timeout=deadline - time.perf_counter()
+                    )
+                except TimeoutError:
+                    decision.reason = TIMEOUT
+                    return
+            if reservation is not None:
+                decision.bid = candidate
+                decision.reservation = reservation
+                decision.reason = ""
+                return
+            best_reason = reason
+        decision.reason = best_reason
+
+    def _price(
+        self,
+        plan: CampaignPlan,
+        fit: tuple[Creative, str, tuple[int, int]],
+        decision: ImpDecision,
+        imp: Imp,
+        user_id: str,
+        ctr: object,
+        cvr: object,
+        now_ms: int,
+    ) -> Priced | str:
+        """Stages 4-7 for one campaign: a priced candidate, or the reason it drops out."""
+        campaign = plan.campaign
+        committed = self.store.committed(campaign.campaign_id, now_ms)
+        limit = self.pacer.allowance(plan.budget, now_ms)
+        if committed >= limit:
+            return BUDGET_EXHAUSTED if limit >= plan.budget else PACING
+        cap = campaign.frequency_cap_per_day
+        if (
+            cap > 0
+            and user_id
+            and self._memory is not None
+            and self._memory.frequency(campaign.campaign_id, user_id, now_ms) >= cap
+        ):
+            return FREQUENCY_CAP
+        is_cpa = campaign.goal == "cpa"
+        if ctr is None or (is_cpa and cvr is None):
+            return NO_MODEL
+        creative, fmt, (width, height) = fit
+        raw = dict(decision.event)
+        raw["campaign_id"] = campaign.campaign_id
+        raw["creative_id"] = creative.creative_id
+        raw["ad_format"] = fmt
+        raw["ad_width"] = width
+        raw["ad_height"] = height
+        try:
+            pctr = ctr.predict(raw)  # type: ignore[attr-defined]
+            pcvr = cvr.predict(raw) if is_cpa else 0.0  # type: ignore[attr-defined]
+        except ValueError as exc:  # a value the model's transforms refuse
+            log.warning("scoring failed for %s: %s", decision.event["event_id"], exc)
+            return NO_MODEL
+        value = campaign.goal_micros * (pctr * pcvr if is_cpa else pctr)  # micros / imp
+        factor = self.pacer.factor(plan.budget, committed, now_ms)
+        value_cpm = int(value * 1000.0)
+        price = min(int(value_cpm * factor), campaign.max_bid_cpm_micros)
+        if price <= 0:
+            return BELOW_FLOOR
+        deal_id = ""
+        if imp.deals:
+            deal = self._deal(imp, plan, price)
+            if deal is not None:
+                deal_id = deal.id
+                if deal.auction_type == FIXED_PRICE:
+                    price = deal.floor_micros
+            elif imp.private_auction:
+                return BELOW_FLOOR if self._eligible_deals(imp, plan) else BLOCKED
+        if not deal_id and price < imp.bidfloor_micros:
+            return BELOW_FLOOR
+        version = (
+            f"ctr:{ctr.version};cvr:{cvr.version}"  # type: ignore[attr-defined]
+            if is_cpa
+            else f"ctr:{ctr.version}"  # type: ignore[attr-defined]
+        )
+        return Priced(
+            plan,
+            creative,
+            fmt,
+            width,
+            height,
+            pctr,
+            pcvr,
+            factor,
+            price,
+            value_cpm,
+            deal_id,
+            version,
+        )
+
+    def _eligible_deals(self, imp: Imp, plan: CampaignPlan) -> list[Deal]:
+        return [
+            d
+            for d in imp.deals
+            if d.currency == self.currency
+            and (not d.seats or self.seat in d.seats)
+            and (not d.adomains or not d.adomains.isdisjoint(plan.adomains))
+        ]
+
+    def _deal(self, imp: Imp, plan: CampaignPlan, price: int) -> Deal | None:
+        """The highest-floor deal this campaign may bid on at `price`, if any."""
+        best = None
+        for deal in self._eligible_deals(imp, plan):
+            if deal.floor_micros <= price and (
+                best is None or deal.floor_micros > best.floor_micros
+            ):
+                best = deal
+        return best

@@ -1,0 +1,221 @@
+"""The bidder's settings: every knob in one place, read from the environment at call time.
+
+`bidlake serve` turns its flags into these environment variables before it starts the
+server, because with `--workers N` every worker process builds its app from the
+environment (a factory cannot take arguments across a fork/spawn). Each variable is
+`BIDLAKE_BIDDER_<FIELD>` (upper case); `BIDLAKE_HOME` and `BIDLAKE_CAMPAIGNS` keep their
+platform-wide names. `describe()` is what is printed at start: secrets never appear in it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from bidlake.paths import home
+
+ENV_PREFIX = "BIDLAKE_BIDDER_"
+DEV_SECRET = "bidlake-dev-secret-change-me"
+SECRET_FIELDS = frozenset({"secret"})
+
+
+class SettingsError(ValueError):
+    """A setting with a value the bidder cannot run with; the message names it."""
+
+
+def _s(default: object, help_text: str) -> Any:
+    """A setting: its default and the help text `bidlake serve --help` shows."""
+    return field(default=default, metadata={"help": help_text})
+
+
+@dataclass(frozen=True)
+class Settings:
+    # ---- HTTP ----
+    host: str = _s("127.0.0.1", "interface to listen on")
+    port: int = _s(8080, "TCP port")
+    workers: int = _s(1, "worker processes (one per core)")
+    public_url: str = _s(
+        "",
+        "base of the win/click/conversion URLs put into bids, reachable by exchanges and "
+        "browsers (default http://HOST:PORT)",
+    )
+    max_body_bytes: int = _s(128 * 1024, "larger bid requests get 400 (a 20-imp one is ~20 KB)")
+    # ---- auction ----
+    currency: str = _s("USD", "account currency, the only one the bidder bids in")
+    seat: str = _s("bidlake", "our seat id at exchanges (matched against wseat/bseat)")
+    default_tmax_ms: int = _s(100, "tmax assumed when a request has none")
+    tmax_margin_ms: int = _s(
+        10,
+        "time kept back from tmax for the network; past tmax minus this since arrival, "
+        "the bidder stops deciding and answers no-bid (reason timeout)",
+    )
+    creative_base_url: str = _s(
+        "https://cdn.bidlake.example/creatives", "where creative assets are served from"
+    )
+    # ---- campaigns, models ----
+    campaigns: str = _s("", "campaign book (default $BIDLAKE_CAMPAIGNS or the shared book)")
+    models_root: str = _s("", "model registry (default $BIDLAKE_HOME/models)")
+    ctr_version: str = _s("", "pin the CTR model to this version (default: follow CURRENT)")
+    cvr_version: str = _s("", "pin the CVR model to this version (default: follow CURRENT)")
+    model_poll_s: float = _s(1.0, "seconds between checks of CURRENT for a new model")
+    # ---- budgets, pacing, state ----
+    state: str = _s("memory", "budget state: 'memory' (per process) or a redis:// URL (fleet)")
+    redis_prefix: str = _s("bidlake:bidder", "key prefix in Redis")
+    pacing_slack_hours: float = _s(
+        1.0,
+        "how many hours' worth of the daily budget spend may run ahead of the even spread "
+        "before pacing throttles (1 h: at most 2/24 of the budget by 01:00 UTC)",
+    )
+    pacing_min_factor: float = _s(0.1, "bids are never shaded below this share of their value")
+    reservation_ttl_s: int = _s(
+        60,
+        "a bid holds its worst-case cost against the budget until its win notice or this "
+        "many seconds; later win notices still count but may overshoot",
+    )
+    win_dedupe_s: int = _s(900, "a repeated win notice within this many seconds counts once")
+    state_refresh_s: float = _s(0.2, "Redis: seconds between refreshes of the pacing view")
+    # ---- tracking logs ----
+    landing: str = _s("", "tracking-log folder (default $BIDLAKE_HOME/landing)")
+    log_format: str = _s("jsonl", "tracking-log format: jsonl or protobuf")
+    log_compress: bool = _s(False, "gzip the tracking logs")
+    log_rotate_s: float = _s(60.0, "seconds between publications of the open log files")
+    log_flush_s: float = _s(1.0, "seconds between flushes of log buffers to the OS")
+    max_events_per_file: int = _s(1_000_000, "events per log file at most")
+    writer_id: str = _s("", "log writer id (default bidder-HOSTNAME-PID; unique per process)")
+    # ---- security ----
+    secret: str = _s(DEV_SECRET, "HMAC key signing tracking URLs (env only; never printed)")
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
+        """Settings from `BIDLAKE_BIDDER_*` (and `overrides`), validated."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = env.get(ENV_PREFIX + f.name.upper())
+            if raw is None:
+                continue
+            values[f.name] = _parse(f.name, str(f.type), raw)
+        values.update(overrides)
+        return cls(**values).validated()  # type: ignore[arg-type]
+
+    def validated(self) -> Settings:
+        problems = []
+        if self.log_format not in ("jsonl", "protobuf"):
+            problems.append(f"log_format must be jsonl or protobuf, got {self.log_format!r}")
+        if not (self.state == "memory" or self.state.startswith(("redis://", "rediss://"))):
+            problems.append(f"state must be 'memory' or a redis:// URL, got {self.state!r}")
+        if self.workers < 1:
+            problems.append(f"workers must be >= 1, got {self.workers}")
+        if not 0 < self.pacing_min_factor <= 1:
+            problems.append(f"pacing_min_factor must be in (0, 1], got {self.pacing_min_factor}")
+        if not 0 < self.pacing_slack_hours <= 24:
+            problems.append(f"pacing_slack_hours must be in (0, 24], got {self.pacing_slack_hours}")
+        if self.default_tmax_ms <= 0 or self.tmax_margin_ms < 0:
+            problems.append("default_tmax_ms must be > 0 and tmax_margin_ms >= 0")
+        if len(self.currency) != 3 or not self.currency.isupper():
+            problems.append(f"currency must be an ISO 4217 code, got {self.currency!r}")
+        for name in ("max_body_bytes", "reservation_ttl_s", "win_dedupe_s"):
+            if getattr(self, name) <= 0:
+                problems.append(f"{name} must be > 0")
+        for name in ("model_poll_s", "state_refresh_s", "log_rotate_s", "log_flush_s"):
+            if getattr(self, name) <= 0:
+                problems.append(f"{name} must be > 0")
+        if problems:
+            raise SettingsError("invalid bidder settings: " + "; ".join(problems))
+        return self
+
+    # ---- derived, resolved at call time ----
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def landing_path(self) -> Path:
+        return Path(self.landing) if self.landing else home().landing
+
+    @property
+    def models_path(self) -> Path:
+        return Path(self.models_root) if self.models_root else home().models
+
+    @property
+    def campaigns_path(self) -> Path | None:
+        return Path(self.campaigns) if self.campaigns else None
+
+    def resolved_writer_id(self) -> str:
+        # The pid keeps workers of one host apart; a restarted worker gets a new pid, and the
+        # writer skips sequence numbers a previous run already published anyway.
+        return self.writer_id or f"bidder-{socket.gethostname()}-{os.getpid()}"
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **changes).validated()  # type: ignore[arg-type]
+
+    def to_env(self) -> dict[str, str]:
+        """The environment that makes `from_env()` rebuild these settings in a worker."""
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out[ENV_PREFIX + f.name.upper()] = (
+                ("1" if value else "0") if isinstance(value, bool) else str(value)
+            )
+        return out
+
+    def describe(self) -> list[tuple[str, str]]:
+        """(name, value) of every setting as the server will use it, secrets redacted."""
+        rows = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in SECRET_FIELDS:
+                shown = (
+                    "(default, insecure: set BIDLAKE_BIDDER_SECRET)"
+                    if value == DEV_SECRET
+                    else "(set)"
+                )
+            elif f.name == "state":
+                shown = redact_url(value)
+            else:
+                shown = str(value)
+            rows.append((f.name, shown))
+        rows += [
+            ("-> base_url", self.base_url),
+            ("-> landing", str(self.landing_path)),
+            ("-> models", str(self.models_path)),
+            (
+                "-> campaigns",
+                str(self.campaigns_path or os.environ.get("BIDLAKE_CAMPAIGNS", "(shared book)")),
+            ),
+        ]
+        return rows
+
+
+def redact_url(url: str) -> str:
+    """A URL with its password replaced by ***, for printing."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _parse(name: str, type_name: str, raw: str) -> object:
+    try:
+        if type_name == "int":
+            return int(raw)
+        if type_name == "float":
+            return float(raw)
+        if type_name == "bool":
+            lowered = raw.strip().lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError(raw)
+    except ValueError:
+        raise SettingsError(
+            f"{ENV_PREFIX}{name.upper()}={raw!r} is not a valid {type_name}"
+        ) from None
+    return raw
