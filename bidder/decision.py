@@ -94,8 +94,7 @@ class CampaignPlan:
             blocked_domains=frozenset(
                 normalize_domain(d) for d in campaign.targeting.blocked_domains
             ),
-            # Not in the campaign book yet; bcat applies as soon as it is.
-            categories=frozenset(getattr(campaign, "categories", ())),
+            categories=frozenset(campaign.categories),
         )
 
 

@@ -6,11 +6,12 @@ ingest contract, INTERFACES.md). This module adds what a long-running server nee
 - rotation: every open file is closed (published to ingest, by rename) every
   `rotate_s` seconds and when its hour ends, so events are in the lake minutes after they
   happen, not at the end of the hour;
-- flushing: userspace buffers go to the OS every `flush_s` seconds, when the writer
-  supports `flush()`; otherwise each open file keeps up to `ingest.tracklog.BUFFER_BYTES`
-  (1 MiB, ~3,000 bid_request events) in the process;
+- flushing: userspace buffers (up to `ingest.tracklog.BUFFER_BYTES`, 1 MiB per open file)
+  go to the OS every `flush_s` seconds (gzip streams sync-flushed, so what is on disk
+  decompresses on its own);
 - crash salvage. What a killed bidder loses: only what was still in its userspace buffers
-  (at most `flush_s` seconds of events with flush(), else up to 1 MiB per open file);
+  (the events of the last `flush_s` seconds — at most 1 MiB per open file, ~3,000
+  bid_request events — one second by default);
   what the OS already had survives a process crash (a machine crash can also lose what
   the OS had not written to disk, since files are fsynced only when closed). What it
   wrote is in hidden `.<name>.inprogress` files, which ingest never reads. Each live
@@ -118,9 +119,7 @@ class BidderLogs:
             self._published(self.writer.close_hours_before(now_ms))
         if now_ms - self._last_flush_ms >= self.flush_ms:
             self._last_flush_ms = now_ms
-            flush = getattr(self.writer, "flush", None)  # added to the writer on request
-            if flush is not None:
-                flush()
+            self.writer.flush()
 
     def _published(self, paths: list[Path]) -> None:
         self.files_published += len(paths)

@@ -131,3 +131,9 @@ def iso_ms(text: str) -> int:
     from datetime import datetime
 
     return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """Async tests run on asyncio (the bidder's loop; uvloop is asyncio-compatible)."""
+    return "asyncio"
