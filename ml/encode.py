@@ -133,7 +133,9 @@ def _list_feature(table: pa.Table, spec: FeatureSpec, name: str) -> _Values:
     code_to_id = np.array([rank[s] for s in texts], dtype=np.int64)
     ids = code_to_id[codes] if len(codes) else codes
     pairs = np.sort(parents * len(distinct) + ids)
-    pairs = pairs[np.concatenate([[True], pairs[1:] != pairs[:-1]])]  # distinct per row
+    distinct_pair = np.ones(len(pairs), dtype=bool)
+    distinct_pair[1:] = pairs[1:] != pairs[:-1]
+    pairs = pairs[distinct_pair]  # each value once per row
     rows, ids = pairs // len(distinct), pairs % len(distinct)
     # Cap: keep the first `param` values of each row.
     starts = np.searchsorted(rows, rows, side="left")

@@ -1,0 +1,127 @@
+"""Export: scorer parity with scikit-learn, the artifact in the registry, the gate."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pytest
+
+from ml import export as export_module
+from ml import registry
+from ml.data import TASKS, DataError
+from ml.export import ExportError, export, train_and_export
+from ml.scorer import load_model
+from ml.synthetic import Synthetic, write_truth
+from ml.train import TrainConfig, train
+
+CONFIG = TrainConfig(c_grid=(0.3,))
+
+
+def test_scorer_reproduces_sklearn_on_the_whole_holdout(
+    home: Path, small_con: duckdb.DuckDBPyConnection
+) -> None:
+    training = train(small_con, TASKS["ctr"], TrainConfig(negative_rate=0.3, c_grid=(0.3,)))
+    result = export(training)
+    model = load_model(result.path)  # from disk: checksum verified, floats round-tripped
+    rows = training.holdout.to_pylist()
+    sk_raw = training.fitted.raw_probability(training.X_holdout)  # sklearn predict_proba
+    sk_corrected = training.fitted.predict(training.X_holdout)
+    ours_raw = np.array([model.raw_probability(r) for r in rows])
+    ours = np.array([model.predict(r) for r in rows])
+    assert len(rows) > 2000
+    assert np.max(np.abs(ours_raw - sk_raw)) <= 1e-9
+    assert np.max(np.abs(ours - sk_corrected)) <= 1e-9
+    assert result.parity_max_abs_diff <= 1e-9
+
+
+def test_train_and_export_writes_a_complete_version(
+    home: Path, small_con: duckdb.DuckDBPyConnection, small_marts: Synthetic
+) -> None:
+    write_truth(small_marts, home / "truth")  # the default truth folder
+    result = train_and_export("ctr", con=small_con, config=CONFIG)
+    folder = home / "models" / "ctr" / result.version
+    assert result.path == folder / "model.json"
+    assert {p.name for p in folder.iterdir()} == {
+        "model.json",
+        "eval.json",
+        "gate.json",
+        "reliability.png",
+        "roc.png",
+    }
+    assert result.promoted and registry.current_version("ctr") == result.version
+    assert result.oracle_metrics is not None and result.metrics["truth_coverage"] == 1.0
+    doc = json.loads(result.path.read_text())
+    assert doc["training"]["window"]["holdout_days"] == ["2025-01-12"]
+    assert doc["training"]["data_fingerprint"].startswith("sha256:")
+    assert doc["metrics"]["holdout"]["log_loss"] == result.model_metrics["log_loss"]
+    assert doc["metrics"]["oracle"]["auc"] == result.oracle_metrics["auc"]
+    assert doc["calibration"]["method"] == "negative_downsampling"
+    assert json.loads((folder / "gate.json").read_text())["promote"] is True
+    assert registry.load_current("ctr").version == result.version
+    [entry] = registry.read_history("ctr")
+    assert entry["version"] == result.version and entry["promoted"] is True
+
+
+def test_cvr_model(home: Path, small_con: duckdb.DuckDBPyConnection) -> None:
+    result = train_and_export("cvr", con=small_con, config=CONFIG)
+    assert result.promoted and registry.current_version("cvr") == result.version
+    assert result.window["holdout_days"] == ["2025-01-05"]  # the newest day with mature labels
+
+
+def test_the_gate(home: Path, small_con: duckdb.DuckDBPyConnection) -> None:
+    first = train_and_export("ctr", con=small_con, config=CONFIG)
+    # Same data, same recipe: equal holdout log loss, within the tolerance -> promoted.
+    again = train_and_export("ctr", con=small_con, config=CONFIG, now_ms=2_000_000_000_000)
+    assert again.promoted, again.reason
+    assert again.gate.current_version == first.version
+    assert again.gate.current_log_loss == pytest.approx(first.model_metrics["log_loss"])
+    # A crippled model (almost no regularization budget) is worse -> kept out.
+    worse = train_and_export(
+        "ctr", con=small_con, config=TrainConfig(c_grid=(1e-5,)), now_ms=2_000_000_100_000
+    )
+    assert not worse.promoted
+    assert worse.reason.startswith("kept current: holdout log loss")
+    assert registry.current_version("ctr") == again.version
+    gate = json.loads((worse.path.parent / "gate.json").read_text())
+    assert gate["promote"] is False and gate["current_version"] == again.version
+    assert [e["promoted"] for e in registry.read_history("ctr")] == [True, True, False]
+
+
+def test_gate_replaces_an_unreadable_current_model(
+    home: Path, small_con: duckdb.DuckDBPyConnection
+) -> None:
+    first = train_and_export("ctr", con=small_con, config=CONFIG)
+    doc = json.loads(first.path.read_text())
+    doc["model"]["intercept"] += 1
+    first.path.write_text(json.dumps(doc))
+    second = train_and_export("ctr", con=small_con, config=CONFIG, now_ms=2_000_000_000_000)
+    assert second.promoted and "unusable" in second.reason and "checksum" in second.reason
+
+
+def test_no_promote(home: Path, small_con: duckdb.DuckDBPyConnection) -> None:
+    result = train_and_export("ctr", con=small_con, config=CONFIG, promote=False)
+    assert not result.promoted and "promotion disabled" in result.reason
+    assert registry.current_version("ctr") is None
+    assert registry.list_versions("ctr") == [result.version]
+
+
+def test_parity_failure_refuses_the_export(
+    home: Path, small_con: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(export_module, "PARITY_TOLERANCE", -1.0)
+    with pytest.raises(ExportError, match="differs from scikit-learn"):
+        train_and_export("ctr", con=small_con, config=CONFIG)
+    assert registry.list_versions("ctr") == []
+    assert not (home / "models" / "ctr").exists() or not any(
+        p.name.startswith(".staging") for p in (home / "models" / "ctr").iterdir()
+    )
+
+
+def test_unknown_model_and_missing_catalog(home: Path) -> None:
+    with pytest.raises(ValueError, match="unknown model"):
+        train_and_export("roi")
+    with pytest.raises(DataError, match="catalog"):
+        train_and_export("ctr")  # nothing published in a fresh home
