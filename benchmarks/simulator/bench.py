@@ -1,0 +1,154 @@
+"""How fast `bidlake simulate` writes tracking logs, against a bare orjson loop.
+
+Figures (one process, this machine):
+- records/s of a simulated hour at 200 requests/s (about 720k requests, 1.6M records)
+  into JSONL, gzipped JSONL and delimited protobuf; all of it: traffic, policy, auction,
+  truth, rendering dicts, the tracking-log writer, fsync and rename;
+- the baseline: `orjson.dumps` over the same number of event dicts of the same mix,
+  nothing else — the floor of any Python JSONL writer of these events;
+- the same into JSONL with two worker processes (`--workers 2`), against one;
+- the numpy part alone (generating requests, decisions, auction, outcomes) in requests/s;
+- the projected time of a day at 500 requests/s (43.2M requests) from the JSONL figure.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+
+from benchmarks.harness import Figure, stopwatch
+from simulator.exchange import generate_minute, minute_rng
+from simulator.run import Simulation, SimulationConfig, simulate
+from simulator.world import build_world
+
+PART = "simulator"
+START = datetime(2026, 1, 5, 14, tzinfo=UTC)
+RATE = 200.0
+DAY_REQUESTS = 500 * 86_400
+
+
+def _simulate(world, folder: Path, fmt: str, compress: bool, hours: int = 1, workers: int = 1):
+    config = SimulationConfig(
+        start=START,
+        hours=hours,
+        rate=RATE,
+        seed=1,
+        landing=folder / "landing",
+        truth=folder / "truth",
+        fmt=fmt,  # type: ignore[arg-type]
+        compress=compress,
+    )
+    with stopwatch() as elapsed:
+        summary = simulate(config, world=world, workers=workers)
+    return summary, elapsed()
+
+
+def _sample_dicts(world, folder: Path) -> list[dict[str, object]]:
+    """The dicts of a few simulated minutes, in the mix the simulator writes."""
+    config = SimulationConfig(start=START, rate=RATE, seed=1, landing=folder, truth=folder)
+    sim = Simulation(config, world)
+    first = int(START.timestamp()) // 60
+    for minute in range(first, first + 5):
+        rng = minute_rng(1, minute)
+        requests = generate_minute(world, minute, RATE, rng)
+        sim._outcomes(requests, sim.policy.decide(requests, rng), rng)
+    dicts: list[dict[str, object]] = []
+    for event_type, batch in sim.pending.pop_before(None).items():
+        dicts += sim._render(event_type, batch)
+    return dicts
+
+
+def run() -> list[Figure]:
+    world = build_world(1)
+    figures: list[Figure] = []
+    with tempfile.TemporaryDirectory(prefix="bench-sim-") as tmp:
+        root = Path(tmp)
+        records = 0
+        for name, fmt, compress in (
+            ("jsonl", "jsonl", False),
+            ("jsonl.gz", "jsonl", True),
+            ("protobuf", "protobuf", False),
+        ):
+            summary, seconds = _simulate(world, root / name, fmt, compress)
+            records = max(records, summary.records_written)
+            figures.append(
+                Figure(
+                    PART,
+                    f"simulate 1 h at {RATE:g} req/s -> {name}",
+                    summary.records_written / seconds,
+                    "records/s",
+                    baseline="orjson.dumps loop, same dicts (baseline)",
+                    note=f"{summary.records_written:,} records, {summary.requests:,} requests "
+                    f"in {seconds:.1f} s",
+                )
+            )
+            if name == "jsonl":
+                figures.append(
+                    Figure(
+                        PART,
+                        "day at 500 req/s -> jsonl (projected)",
+                        DAY_REQUESTS / (summary.requests / seconds),
+                        "s",
+                        note=f"{summary.requests / seconds:,.0f} requests/s",
+                    )
+                )
+
+        # Two processes on this 2-core machine; each rebuilds the world (~1 s) on start.
+        summary, seconds = _simulate(world, root / "workers", "jsonl", False, hours=2, workers=2)
+        figures.append(
+            Figure(
+                PART,
+                f"simulate 2 h at {RATE:g} req/s -> jsonl, 2 workers",
+                summary.records_written / seconds,
+                "records/s",
+                baseline=f"simulate 1 h at {RATE:g} req/s -> jsonl",
+                note=f"{summary.records_written:,} records in {seconds:.1f} s; "
+                f"day at 500 req/s: {DAY_REQUESTS / (summary.requests / seconds):,.0f} s",
+            )
+        )
+
+        sample = _sample_dicts(world, root / "sample")
+        repeats, rest = divmod(records, len(sample))
+        dumps = orjson.dumps
+        with stopwatch() as elapsed:
+            for _ in range(repeats):
+                for event in sample:
+                    dumps(event)
+            for event in sample[:rest]:
+                dumps(event)
+        figures.append(
+            Figure(
+                PART,
+                "orjson.dumps loop, same dicts (baseline)",
+                records / elapsed(),
+                "records/s",
+                note=f"{records:,} dicts",
+            )
+        )
+
+        first = int(START.timestamp()) // 60
+        sim = Simulation(
+            SimulationConfig(start=START, rate=RATE, seed=1, landing=root, truth=root), world
+        )
+        requests = 0
+        with stopwatch() as elapsed:
+            for minute in range(first, first + 30):
+                rng = minute_rng(1, minute)
+                batch = generate_minute(world, minute, RATE, rng)
+                sim._outcomes(batch, sim.policy.decide(batch, rng), rng)
+                sim.pending.pop_before((minute + 1) * 60_000)
+                requests += len(batch)
+        figures.append(
+            Figure(
+                PART,
+                "numpy part only (requests, policy, auction, truth)",
+                requests / elapsed(),
+                "requests/s",
+                note="no rendering, no writing",
+            )
+        )
+
+    return figures

@@ -1,0 +1,85 @@
+"""The one-screen summary of a simulation (and of a replay), as a rich renderable."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.console import Group
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from simulator.run import SimulationSummary
+
+EVENT_TYPES = ("bid_request", "bid", "impression", "click", "conversion")
+
+
+def _pct(part: float, whole: float) -> str:
+    return f"{100 * part / whole:.2f} %" if whole else "-"
+
+
+def funnel_table(title: str, s) -> Table:
+    """Requests → bids → impressions → clicks → conversions; realized rates beside the
+    truth's mean probability (± the standard error the realized CTR should be within)."""
+    table = Table(title=title, header_style="bold")
+    table.add_column("stage")
+    table.add_column("count", justify="right")
+    table.add_column("rate", justify="right")
+    table.add_column("truth", justify="right")
+    table.add_row("requests", f"{s.requests:,}", "", "")
+    table.add_row("bids", f"{s.bids:,}", _pct(s.bids, s.requests), "")
+    table.add_row("impressions", f"{s.impressions:,}", _pct(s.impressions, s.bids), "")
+    table.add_row(
+        "clicks",
+        f"{s.clicks:,}",
+        _pct(s.clicks, s.impressions),
+        f"{100 * s.mean_p_click:.3f} % ± {100 * s.ctr_standard_error:.3f}",
+    )
+    table.add_row(
+        "conversions",
+        f"{s.conversions:,}",
+        _pct(s.conversions, s.clicks),
+        f"{100 * s.mean_p_conversion:.2f} %",
+    )
+    return table
+
+
+def render_summary(s: SimulationSummary) -> Group:
+    end = s.start.timestamp() + s.hours * 3600
+    from datetime import UTC, datetime
+
+    header = (
+        f"[bold]bidlake simulate[/bold] seed {s.seed}, "
+        f"{s.start:%Y-%m-%dT%H:%M}Z → {datetime.fromtimestamp(end, UTC):%Y-%m-%dT%H:%M}Z "
+        f"({s.hours} h at {s.rate:g} req/s) in {s.elapsed_s:.1f} s "
+        f"({s.records_written / max(s.elapsed_s, 1e-9):,.0f} records/s)"
+    )
+    funnel = funnel_table("traffic", s)
+
+    written = Table(title="records written", header_style="bold")
+    written.add_column("event type")
+    written.add_column("events", justify="right")
+    written.add_column("duplicates", justify="right")
+    written.add_column("garbage", justify="right")
+    for event_type in EVENT_TYPES:
+        written.add_row(
+            event_type,
+            f"{s.events_written[event_type]:,}",
+            f"{s.duplicates[event_type]:,}",
+            f"{s.garbage[event_type]:,}",
+        )
+
+    reasons = ", ".join(
+        f"{reason} {_pct(count, s.requests)}"
+        for reason, count in sorted(s.no_bid_reasons.items(), key=lambda kv: -kv[1])
+        if reason
+    )
+    spend = ", ".join(f"{c} {m / 1e6:,.2f}" for c, m in sorted(s.spend_micros.items()))
+    footer = (
+        f"no-bid reasons: {reasons or '-'}\n"
+        f"spend USD (the default policy does not pace): {spend or '-'}\n"
+        f"rates: bids per request, impressions per bid (win rate), clicks per impression "
+        f"(CTR), conversions per click (CVR)\n"
+        f"{len(s.files)} log files in [bold]{s.landing}[/bold]\n"
+        f"{len(s.truth_files)} truth files in [bold]{s.truth}[/bold]"
+    )
+    return Group(header, funnel, written, footer)

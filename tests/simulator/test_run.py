@@ -1,0 +1,227 @@
+from __future__ import annotations
+
+import gzip
+import hashlib
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+import pyarrow.parquet as pq
+import pytest
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError, Message
+
+from ingest.contract import EVENT_MESSAGES, EVENT_TYPES, columns
+from ingest.tracklog import read_varint_frames
+from simulator.run import SimulationConfig, SimulationSummary, parse_start, simulate
+from tests.simulator.conftest import SMALL
+
+START = datetime(2026, 1, 5, 14, tzinfo=UTC)
+
+
+def run(tmp: Path, **overrides) -> SimulationSummary:
+    fields = {
+        "start": START,
+        "hours": 1,
+        "rate": 10.0,
+        "seed": 1,
+        "landing": tmp / "landing",
+        "truth": tmp / "truth",
+        "world": SMALL,
+    } | overrides
+    return simulate(SimulationConfig(**fields))
+
+
+def records(landing: Path, event_type: str) -> list[bytes]:
+    """Every raw record (line or frame) of one event type, in file order."""
+    out: list[bytes] = []
+    for path in sorted((landing / event_type).iterdir()):
+        data = path.read_bytes()
+        if path.name.endswith(".gz"):
+            data = gzip.decompress(data)
+        if ".pb" in path.name:
+            out += [frame for _, frame in read_varint_frames(data)]
+        else:
+            out += data.splitlines()
+    return out
+
+
+def parse(event_type: str, record: bytes, fmt: str) -> Message | None:
+    """The record as a contract message, or None when the contract rejects it."""
+    try:
+        if fmt == "jsonl":
+            return json_format.Parse(record, EVENT_MESSAGES[event_type]())
+        return EVENT_MESSAGES[event_type].FromString(record)
+    except (json_format.ParseError, DecodeError):
+        return None
+
+
+def digest(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_same_seed_gives_identical_files(tmp_path: Path) -> None:
+    a = run(tmp_path / "a", rate=5.0)
+    run(tmp_path / "b", rate=5.0)
+    run(tmp_path / "c", rate=5.0, seed=2)
+    assert a.files and a.truth_files
+    assert digest(tmp_path / "a") == digest(tmp_path / "b")
+    assert digest(tmp_path / "a") != digest(tmp_path / "c")
+    # nothing half-written is left behind
+    assert not [p for p in (tmp_path / "a").rglob("*") if p.name.startswith(".")]
+
+
+@pytest.mark.parametrize(("fmt", "compress"), [("jsonl", False), ("protobuf", True)])
+def test_every_event_validates_against_the_contract(
+    tmp_path: Path, fmt: str, compress: bool
+) -> None:
+    summary = run(tmp_path, fmt=fmt, compress=compress, rate=4.0)
+    vocab = {c.name: c.vocabulary for t in EVENT_TYPES for c in columns(t) if c.vocabulary}
+    seen: dict[str, list[Message]] = {}
+    for event_type in EVENT_TYPES:
+        messages = [parse(event_type, r, fmt) for r in records(tmp_path / "landing", event_type)]
+        assert None not in messages, event_type
+        seen[event_type] = messages  # type: ignore[assignment]
+        for message in messages:
+            for name, allowed in vocab.items():
+                if name in message.DESCRIPTOR.fields_by_name:
+                    assert getattr(message, name) in allowed, (event_type, name)
+        assert summary.events_written[event_type] == len(messages)
+    requests = {m.request_id for m in seen["bid_request"]}
+    bids = {m.event_id: m for m in seen["bid"]}
+    assert {m.request_id for m in bids.values()} <= requests
+    no_bid = {m.request_id for m in seen["bid_request"] if m.no_bid_reason}
+    assert not no_bid & {m.request_id for m in bids.values()}
+    impressions = {m.bid_id: m for m in seen["impression"]}
+    assert set(impressions) <= set(bids)
+    for bid_id, imp in impressions.items():
+        assert 0 < imp.clearing_price_micros <= bids[bid_id].bid_price_micros
+        assert imp.event_time > bids[bid_id].event_time
+    assert {m.bid_id for m in seen["click"]} <= set(impressions)
+    known = [m for m in seen["conversion"] if m.bid_id]
+    assert {m.bid_id for m in known} <= {m.bid_id for m in seen["click"]}
+    assert summary.conversions == len(seen["conversion"])
+
+
+def test_realized_ctr_matches_the_truth(tmp_path: Path) -> None:
+    summary = run(tmp_path, rate=40.0)
+    assert summary.impressions > 20_000 and summary.clicks > 50
+    z = (summary.realized_ctr - summary.mean_p_click) / summary.ctr_standard_error
+    assert abs(z) < 4, (summary.realized_ctr, summary.mean_p_click, z)
+    assert 0.001 < summary.mean_p_click < 0.01  # display CTR, 0.1-1 %
+    truth = pq.read_table(tmp_path / "truth").to_pydict()
+    impression_bids = {
+        json_format.Parse(r, EVENT_MESSAGES["impression"]()).bid_id
+        for r in records(tmp_path / "landing", "impression")
+    }
+    assert set(truth["bid_id"]) == impression_bids
+    assert len(truth["bid_id"]) == summary.impressions
+    assert all(0 < p < 1 for p in truth["p_click"] + truth["p_conversion"])
+    assert sum(truth["p_click"]) == pytest.approx(summary.sum_p_click)
+
+
+def test_duplicates_and_garbage_appear_at_the_asked_rates(tmp_path: Path) -> None:
+    summary = run(tmp_path, rate=8.0, duplicate_rate=0.04, corrupt_rate=0.02)
+    total_valid = total_dup = total_garbage = 0
+    for event_type in EVENT_TYPES:
+        raw = records(tmp_path / "landing", event_type)
+        messages = [parse(event_type, r, "jsonl") for r in raw]
+        valid = [m for m in messages if m is not None]
+        garbage = len(messages) - len(valid)
+        ids = Counter(m.event_id for m in valid)
+        dups = sum(n - 1 for n in ids.values())
+        assert max(ids.values()) <= 2
+        # a duplicate is the whole event again
+        by_id: dict[str, Message] = {}
+        for m in valid:
+            assert by_id.setdefault(m.event_id, m) == m
+        assert dups == summary.duplicates[event_type]
+        assert garbage == summary.garbage[event_type]
+        total_valid += len(ids)
+        total_dup += dups
+        total_garbage += garbage
+    # binomial: n ~ 60k events; 0.04 ± 0.0008 and 0.02 ± 0.0006 (s.e.), 5 s.e. allowed
+    assert total_dup / total_valid == pytest.approx(0.04, abs=0.004)
+    assert total_garbage / total_valid == pytest.approx(0.02, abs=0.003)
+
+
+def test_windows_compose(tmp_path: Path) -> None:
+    """Two consecutive one-hour windows write the same events as one two-hour window."""
+    run(tmp_path / "one", hours=2, rate=3.0)
+    run(tmp_path / "two", hours=1, rate=3.0)
+    run(tmp_path / "two", hours=1, rate=3.0, start=START.replace(hour=15))
+
+    def events(folder: Path, event_type: str) -> Counter[bytes]:
+        return Counter(records(folder / "landing", event_type))
+
+    for event_type in EVENT_TYPES:
+        assert events(tmp_path / "one", event_type) == events(tmp_path / "two", event_type)
+
+
+def test_late_events_land_in_their_own_hours(tmp_path: Path) -> None:
+    summary = run(tmp_path, rate=20.0)
+    hours = {p.name.split("-")[-2] for p in (tmp_path / "landing" / "conversion").iterdir()}
+    assert len(hours) > 1  # conversions up to 7 days later
+    for event_type in EVENT_TYPES:
+        for path in (tmp_path / "landing" / event_type).iterdir():
+            stamp = path.name.split("-")[-2]
+            hours_in_file = {orjson.loads(r)["event_time"] // 3_600_000 for r in records_of(path)}
+            assert hours_in_file == {
+                int(datetime.strptime(stamp, "%Y%m%dT%H").replace(tzinfo=UTC).timestamp()) // 3600
+            }
+    assert summary.files and all(p.exists() for p in summary.files)
+
+
+def records_of(path: Path) -> list[bytes]:
+    return path.read_bytes().splitlines()
+
+
+def test_config_errors_are_clear(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="whole hour"):
+        run(tmp_path, start=START.replace(minute=30))
+    with pytest.raises(ValueError, match="duplicate_rate"):
+        run(tmp_path, duplicate_rate=1.5)
+    with pytest.raises(ValueError, match="2026-01-05T00"):
+        parse_start("yesterday")
+    assert parse_start("2026-01-05T07") == datetime(2026, 1, 5, 7, tzinfo=UTC)
+
+
+def test_parallel_workers_write_the_same_records(tmp_path: Path) -> None:
+    one = run(tmp_path / "one", hours=3, rate=2.0)
+    two = simulate(
+        SimulationConfig(
+            start=START,
+            hours=3,
+            rate=2.0,
+            seed=1,
+            landing=tmp_path / "two" / "landing",
+            truth=tmp_path / "two" / "truth",
+            world=SMALL,
+        ),
+        workers=2,
+    )
+    for event_type in EVENT_TYPES:
+        a = Counter(records(tmp_path / "one" / "landing", event_type))
+        b = Counter(records(tmp_path / "two" / "landing", event_type))
+        assert a == b, event_type
+    assert (one.requests, one.impressions, one.clicks) == (
+        two.requests,
+        two.impressions,
+        two.clicks,
+    )
+    assert len(two.truth_files) == 3
+    assert {p.name.split("-")[2] for p in two.files} == {"20260105T14", "20260105T16"}
+
+
+def test_split_into_consecutive_windows() -> None:
+    from simulator.parallel import split
+
+    config = SimulationConfig(start=START, hours=5)
+    parts = split(config, 2)
+    assert [(p.start.hour, p.hours) for p in parts] == [(14, 3), (17, 2)]
+    assert [p.hours for p in split(config, 8)] == [1] * 5
