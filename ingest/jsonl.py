@@ -1,0 +1,533 @@
+"""JSONL tracking logs -> typed Arrow rows, strictly, at close to C speed.
+
+Fast path: a chunk of whole lines (~16 MB) is parsed by `pyarrow.json` against a
+*relaxed* schema derived from the contract, with unknown keys inferred as extra columns
+instead of ignored. pyarrow is strict about JSON types (a number in a string field is an
+error, not a silent cast, unlike DuckDB's `read_json`), and the relaxed schema only widens
+what the contract allows: integers are read as float64 so that `1.5` in an integer field
+is found by a vectorized check (with its row) instead of failing the whole chunk without
+saying where; int64 columns written as strings ("123", proto3's canonical form) are read
+as strings when the file's first line does so.
+
+Slow path: lines the fast path cannot take — a parse error pyarrow reports with its row,
+rows the vectorized checks flag — are decoded one at a time with the standard library
+(`decode_line`), which gives every problem its error code. A failing range is split at the
+row pyarrow names (or in halves when it names none), so k bad lines in a chunk of n cost
+about 2n parsed lines, not k·n. The slow path is the definition of what is valid; the fast
+path only ever takes rows the slow path would decode to the same values (see the tests
+comparing the two on every kind of input).
+
+Accepted, per proto3 JSON: missing fields and `null` (default value), integers as JSON
+integers, integral numbers (`1.0`, `1e3`) or decimal strings; doubles as numbers, decimal
+strings or "NaN"/"Infinity"/"-Infinity". Rejected: unknown keys, duplicate keys, wrong
+JSON types, integers out of their 32/64-bit range, invalid UTF-8 and unpaired surrogates,
+blank lines (each is a record the writer should not have written).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pj
+from google.protobuf.descriptor import FieldDescriptor
+
+from ingest.contract import Column
+from ingest.decoded import Checked, Reject, default_of, finish, rows_to_table
+from ingest.errors import ErrorCode, RecordError
+
+CHUNK_BYTES = 16 << 20  # lines handed to pyarrow at once: big enough to amortize its setup
+SLOW_RUN = 4  # a failing range this short is decoded line by line without more splitting
+FLOAT_EXACT = 2**53  # integers read as float64 are exact up to here; larger go slow
+_INT_RANGE = {
+    FieldDescriptor.TYPE_INT64: (-(2**63), 2**63 - 1),
+    FieldDescriptor.TYPE_INT32: (-(2**31), 2**31 - 1),
+}
+_INT_TYPES = frozenset(_INT_RANGE)
+_INT_STRING = re.compile(r"-?[0-9]+\Z")
+_NUMBER_STRING = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?\Z")
+_SPECIAL_FLOATS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_ROW_HINT = re.compile(r" in row (\d+)\b")
+_JSON_TYPE = {str: "string", int: "integer", float: "number", bool: "boolean"}
+
+
+def _json_type(value: object) -> str:
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return _JSON_TYPE.get(type(value), type(value).__name__)
+
+
+# ---------------------------------------------------------------- slow path: one line
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _object_pairs(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        dup = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+        raise _DuplicateKey(dup)
+    return obj
+
+
+def _reject_constant(name: str) -> object:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _convert(column: Column, value: object) -> object | RecordError:
+    """One JSON value -> the column's Python value, or why not."""
+    name, kind = column.name, column.proto_type
+    if kind == FieldDescriptor.TYPE_STRING:
+        if not isinstance(value, str):
+            return RecordError(
+                ErrorCode.WRONG_TYPE, f"{name}: expected a string, got {_json_type(value)}", name
+            )
+        if _SURROGATE.search(value):
+            return RecordError(ErrorCode.INVALID_UTF8, f"{name}: unpaired surrogate", name)
+        return value
+    if kind in _INT_TYPES:
+        number: int
+        if isinstance(value, bool):
+            return RecordError(
+                ErrorCode.WRONG_TYPE, f"{name}: expected an integer, got boolean", name
+            )
+        if isinstance(value, int):
+            number = value
+        elif isinstance(value, float):
+            if not (math.isfinite(value) and value.is_integer()):
+                return RecordError(
+                    ErrorCode.WRONG_TYPE, f"{name}: expected an integer, got {value!r}", name
+                )
+            number = int(value)
+        elif isinstance(value, str):
+            if not _INT_STRING.match(value):
+                return RecordError(
+                    ErrorCode.WRONG_TYPE, f"{name}: {value!r} is not a decimal integer", name
+                )
+            number = int(value)
+        else:
+            return RecordError(
+                ErrorCode.WRONG_TYPE, f"{name}: expected an integer, got {_json_type(value)}", name
+            )
+        low, high = _INT_RANGE[kind]
+        if not low <= number <= high:
+            bits = 64 if kind == FieldDescriptor.TYPE_INT64 else 32
+            return RecordError(
+                ErrorCode.OUT_OF_RANGE, f"{name}: {number} does not fit in int{bits}", name
+            )
+        return number
+    if kind == FieldDescriptor.TYPE_DOUBLE:
+        if isinstance(value, bool):
+            return RecordError(
+                ErrorCode.WRONG_TYPE, f"{name}: expected a number, got boolean", name
+            )
+        if isinstance(value, int | float):
+            as_float = float(value) if not isinstance(value, int) or abs(value) < 2**1023 else None
+            if as_float is None or math.isinf(as_float):
+                return RecordError(ErrorCode.OUT_OF_RANGE, f"{name}: {value!r} overflows", name)
+            return as_float
+        if isinstance(value, str):
+            if value in _SPECIAL_FLOATS:
+                return _SPECIAL_FLOATS[value]
+            if _NUMBER_STRING.match(value):
+                return float(value)
+            return RecordError(ErrorCode.WRONG_TYPE, f"{name}: {value!r} is not a number", name)
+        return RecordError(
+            ErrorCode.WRONG_TYPE, f"{name}: expected a number, got {_json_type(value)}", name
+        )
+    if kind == FieldDescriptor.TYPE_BOOL:
+        if isinstance(value, bool):
+            return value
+        return RecordError(
+            ErrorCode.WRONG_TYPE, f"{name}: expected true or false, got {_json_type(value)}", name
+        )
+    raise TypeError(f"unsupported proto type {kind} of {name}")
+
+
+def decode_line(
+    line: bytes, columns: Sequence[Column], by_name: dict[str, Column], event_type: str
+) -> dict[str, object] | RecordError:
+    """Decode one JSONL line (without its newline) into a full row, or say why not."""
+    if not line.strip():
+        return RecordError(ErrorCode.MALFORMED_JSON, "empty line")
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return RecordError(ErrorCode.INVALID_UTF8, f"not UTF-8: {exc.reason} at byte {exc.start}")
+    try:
+        # A leading byte-order mark is tolerated (pyarrow skips it too).
+        obj = json.loads(
+            text.removeprefix("\ufeff"),
+            object_pairs_hook=_object_pairs,
+            parse_constant=_reject_constant,
+        )
+    except _DuplicateKey as exc:
+        return RecordError(ErrorCode.MALFORMED_JSON, f"duplicate key {exc.args[0]!r}", exc.args[0])
+    except (ValueError, RecursionError) as exc:
+        return RecordError(ErrorCode.MALFORMED_JSON, f"not JSON: {exc}")
+    if not isinstance(obj, dict):
+        return RecordError(
+            ErrorCode.NOT_AN_OBJECT, f"expected a JSON object, got {_json_type(obj)}"
+        )
+    unknown = sorted(k for k in obj if k not in by_name)
+    if unknown:
+        listed = ", ".join(repr(k) for k in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
+        return RecordError(
+            ErrorCode.UNKNOWN_FIELD,
+            f"field(s) {listed} not in the {event_type} contract",
+            unknown[0],
+        )
+    row: dict[str, object] = {c.name: default_of(c) for c in columns}
+    for key, value in obj.items():
+        column = by_name[key]
+        if value is None:
+            continue  # proto3 JSON: null means the default value
+        if column.repeated:
+            if not isinstance(value, list):
+                return RecordError(
+                    ErrorCode.WRONG_TYPE, f"{key}: expected an array, got {_json_type(value)}", key
+                )
+            items = []
+            for item in value:
+                converted = _convert(column, item) if item is not None else None
+                if converted is None:
+                    return RecordError(ErrorCode.WRONG_TYPE, f"{key}: null inside the array", key)
+                if isinstance(converted, RecordError):
+                    return converted
+                items.append(converted)
+            row[key] = items
+        else:
+            converted = _convert(column, value)
+            if isinstance(converted, RecordError):
+                return converted
+            row[key] = converted
+    return row
+
+
+# ---------------------------------------------------------------- fast path: a chunk
+
+
+@dataclass(frozen=True)
+class Job:
+    """A chunk of whole lines of one file (the unit of decoding and of parallelism)."""
+
+    data: bytes  # whole lines, each ending in "\n"
+    first_line: int  # 1-based number of the first line in the file
+    offset: int  # byte offset of `data` in the decompressed file
+    tail: bool = False  # True: `data` is the file's last line, without its newline
+
+
+class JsonlDecoder:
+    """Decodes the JSONL files of one event type (see the module docstring)."""
+
+    def __init__(self, event_type: str, columns: Sequence[Column]) -> None:
+        self.event_type = event_type
+        self.columns = tuple(columns)
+        self.by_name = {c.name: c for c in self.columns}
+        self._string_ints: frozenset[str] = frozenset()
+        self._schema = self._relaxed_schema()
+
+    # -- chunking a stream of decompressed blocks into jobs
+
+    def jobs(self, blocks: Iterator[bytes], chunk_bytes: int = CHUNK_BYTES) -> Iterator[Job]:
+        """Cut the stream at line ends into ~`chunk_bytes` jobs; the cut-off tail last."""
+        carry = b""
+        line_no, offset = 1, 0
+        first = True
+        for block in blocks:
+            data = carry + block if carry else block
+            if first and data:
+                self._sniff(data[: data.find(b"\n") if b"\n" in data else len(data)])
+                first = False
+            if len(data) < chunk_bytes:
+                carry = data
+                continue
+            cut = data.rfind(b"\n") + 1
+            if cut == 0:
+                carry = data  # one very long line so far
+                continue
+            chunk, carry = data[:cut], data[cut:]
+            yield Job(chunk, line_no, offset)
+            line_no += chunk.count(b"\n")
+            offset += len(chunk)
+        if carry:
+            cut = carry.rfind(b"\n") + 1
+            if cut:
+                yield Job(carry[:cut], line_no, offset)
+                line_no += carry.count(b"\n", 0, cut)
+                offset += cut
+            if cut < len(carry):
+                yield Job(carry[cut:], line_no, offset, tail=True)
+
+    def _sniff(self, first_line: bytes) -> None:
+        """Read int columns as strings when this writer writes them as strings."""
+        try:
+            obj = json.loads(first_line)
+        except ValueError:
+            return
+        if isinstance(obj, dict):
+            self._string_ints = frozenset(
+                c.name
+                for c in self.columns
+                if c.proto_type in _INT_TYPES
+                and not c.repeated
+                and isinstance(obj.get(c.name), str)
+            )
+            self._schema = self._relaxed_schema()
+
+    # -- decoding one job
+
+    def decode(self, job: Job) -> Checked:
+        if job.tail:
+            return self._decode_tail(job)
+        data = job.data
+        n = data.count(b"\n")
+        bounds: np.ndarray | None = None  # line start offsets (+ end), computed on demand
+
+        def line_bounds() -> np.ndarray:
+            nonlocal bounds
+            if bounds is None:
+                ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10) + 1
+                bounds = np.concatenate(([0], ends)).astype(np.int64)
+            return bounds
+
+        pieces, slow = self._parse(data, n, line_bounds)
+        tables: list[pa.Table] = []
+        lines: list[np.ndarray] = []
+        for lo, hi, relaxed in pieces:
+            table, flagged = self._to_contract(relaxed)
+            line_idx = np.arange(lo, hi, dtype=np.int64)
+            if flagged is not None:
+                slow.extend((line_idx[flagged]).tolist())
+                keep = pa.array(~flagged)
+                table = table.filter(keep)
+                line_idx = line_idx[~flagged]
+            tables.append(table)
+            lines.append(line_idx)
+
+        rejects: list[Reject] = []
+        if slow:
+            b = line_bounds()
+            rows: list[dict[str, object]] = []
+            row_lines: list[int] = []
+            for li in sorted(slow):
+                start, end = int(b[li]), int(b[li + 1])
+                line = data[start : end - 1]
+                got = decode_line(line, self.columns, self.by_name, self.event_type)
+                if isinstance(got, RecordError):
+                    rejects.append(Reject.of(job.first_line + li, job.offset + start, got, line))
+                else:
+                    rows.append(got)
+                    row_lines.append(li)
+            if rows:
+                tables.append(rows_to_table(rows, self.columns))
+                lines.append(np.asarray(row_lines, dtype=np.int64))
+
+        if not tables:
+            table = rows_to_table([], self.columns)
+            line_of = np.zeros(0, dtype=np.int64)
+        elif len(tables) == 1:
+            table, line_of = tables[0], lines[0]
+        else:
+            line_of = np.concatenate(lines)
+            order = np.argsort(line_of, kind="stable")
+            table = pa.concat_tables(tables).take(pa.array(order))
+            line_of = line_of[order]
+
+        def spans(rows_idx: np.ndarray) -> list[tuple[int, bytes]]:
+            b = line_bounds()
+            out = []
+            for li in line_of[rows_idx].tolist():
+                start, end = int(b[li]), int(b[li + 1])
+                out.append((job.offset + start, data[start : end - 1]))
+            return out
+
+        return finish(
+            table, job.first_line + line_of, spans, rejects, self.event_type, self.columns
+        )
+
+    def _decode_tail(self, job: Job) -> Checked:
+        """The file's last line has no newline: complete if it parses, else truncated."""
+        got = decode_line(job.data, self.columns, self.by_name, self.event_type)
+        if isinstance(got, RecordError):
+            if got.code in (ErrorCode.MALFORMED_JSON, ErrorCode.INVALID_UTF8):
+                got = RecordError(
+                    ErrorCode.TRUNCATED_RECORD,
+                    f"the file ends inside this line (no newline, and {got.message})",
+                    got.field,
+                )
+            return Checked(
+                rows_to_table([], self.columns),
+                [Reject.of(job.first_line, job.offset, got, job.data)],
+                1,
+            )
+        table = rows_to_table([got], self.columns)
+        return finish(
+            table,
+            np.array([job.first_line]),
+            lambda idx: [(job.offset, job.data)],
+            [],
+            self.event_type,
+            self.columns,
+        )
+
+    # -- the pyarrow part
+
+    def _relaxed_schema(self) -> pa.Schema:
+        fields = []
+        for c in self.columns:
+            if c.repeated:
+                t = c.arrow_type
+            elif c.proto_type in _INT_TYPES:
+                t = pa.string() if c.name in self._string_ints else pa.float64()
+            else:
+                t = c.arrow_type
+            fields.append(pa.field(c.name, t))
+        return pa.schema(fields)
+
+    def _read(self, data: bytes | memoryview) -> pa.Table:
+        return pj.read_json(
+            pa.BufferReader(pa.py_buffer(data)),
+            # One block per call: pyarrow's "in row N" is then the row within `data`.
+            read_options=pj.ReadOptions(use_threads=False, block_size=len(data) + 1),
+            parse_options=pj.ParseOptions(
+                explicit_schema=self._schema, unexpected_field_behavior="infer"
+            ),
+        )
+
+    def _parse(
+        self, data: bytes, n: int, line_bounds: object
+    ) -> tuple[list[tuple[int, int, pa.Table]], list[int]]:
+        """Parse lines [0, n) fast where possible: (pieces (lo, hi, table), slow lines)."""
+        pieces: list[tuple[int, int, pa.Table]] = []
+        slow: list[int] = []
+        view = memoryview(data)
+        stack = [(0, n)]
+        while stack:
+            lo, hi = stack.pop()
+            if hi <= lo:
+                continue
+            if hi - lo <= SLOW_RUN:
+                slow.extend(range(lo, hi))
+                continue
+            if lo == 0 and hi == n:
+                part: bytes | memoryview = data
+            else:
+                b = line_bounds()  # type: ignore[operator]
+                part = view[int(b[lo]) : int(b[hi])]
+            try:
+                table = self._read(part)
+            except pa.ArrowException as exc:
+                hint = _ROW_HINT.search(str(exc))
+                row = int(hint.group(1)) if hint else -1
+                if 0 <= row < hi - lo:
+                    # The row named is the culprit (or, after skipped blank lines, at or
+                    # before it): decode it slowly and parse both sides again.
+                    slow.append(lo + row)
+                    stack.append((lo + row + 1, hi))
+                    stack.append((lo, lo + row))
+                else:
+                    mid = (lo + hi) // 2
+                    stack.append((mid, hi))
+                    stack.append((lo, mid))
+                continue
+            if table.num_rows != hi - lo:  # blank lines, or two objects on one line
+                mid = (lo + hi) // 2
+                stack.append((mid, hi))
+                stack.append((lo, mid))
+                continue
+            pieces.append((lo, hi, table))
+        return pieces, slow
+
+    def _to_contract(self, relaxed: pa.Table) -> tuple[pa.Table, np.ndarray | None]:
+        """Relaxed columns -> contract types; also which rows need the slow path."""
+        n = relaxed.num_rows
+        flagged = np.zeros(n, dtype=bool)
+        extra = [name for name in relaxed.column_names if name not in self.by_name]
+        for name in extra:
+            column = relaxed[name]
+            if column.type == pa.null():
+                # `"x": null` for an unknown key: present or absent cannot be told apart
+                # column-wise, so every row of this piece goes the slow way.
+                flagged[:] = True
+            else:
+                flagged |= _np(pc.is_valid(column))
+        arrays = []
+        for c in self.columns:
+            col = relaxed[c.name]
+            if c.repeated:
+                flat_nulls = pc.is_null(pc.list_flatten(col))
+                if _np(flat_nulls).any():
+                    parents = _np_int(pc.list_parent_indices(col))
+                    flagged[parents[_np(flat_nulls)]] = True
+                arrays.append(pc.fill_null(col, pa.scalar([], type=c.arrow_type)))
+            elif c.proto_type in _INT_TYPES:
+                arrays.append(self._int_column(c, col, flagged))
+            elif c.proto_type == FieldDescriptor.TYPE_DOUBLE:
+                filled = pc.fill_null(col, 0.0)
+                # NaN/Infinity literals are not JSON; pyarrow takes them, the slow path not.
+                flagged |= ~_np(pc.is_finite(filled))
+                arrays.append(filled)
+            else:
+                arrays.append(pc.fill_null(col, default_of(c)))
+        table = pa.Table.from_arrays(
+            [
+                a.cast(c.arrow_type) if a.type != c.arrow_type else a
+                for a, c in zip(arrays, self.columns, strict=True)
+            ],
+            names=[c.name for c in self.columns],
+        )
+        return table, (flagged if flagged.any() else None)
+
+    def _int_column(self, c: Column, col: pa.ChunkedArray, flagged: np.ndarray) -> pa.ChunkedArray:
+        low, high = _INT_RANGE[c.proto_type]
+        if col.type == pa.string():
+            filled = pc.fill_null(col, "0")
+            ok = _np(pc.match_substring_regex(filled, r"^-?[0-9]{1,18}$"))
+            flagged |= ~ok
+            safe = pc.if_else(pa.array(ok), filled, "0")
+            values = _np_int(pc.cast(safe, pa.int64()))
+        else:
+            filled = pc.fill_null(col, 0.0)
+            as_float = _np_float(filled)
+            ok = (np.floor(as_float) == as_float) & (np.abs(as_float) <= FLOAT_EXACT)
+            flagged |= ~ok
+            values = np.where(ok, as_float, 0).astype(np.int64)
+        # Out of int32 range: the slow path reports it (out_of_range). int64 needs no check:
+        # floats are capped at 2**53 above and strings at 18 digits.
+        in_range = (values >= low) & (values <= high)
+        flagged |= ~in_range
+        values = np.where(in_range, values, 0)
+        dtype = np.int32 if c.proto_type == FieldDescriptor.TYPE_INT32 else np.int64
+        return pa.chunked_array([pa.array(values.astype(dtype))])
+
+
+def _combine(values: pa.ChunkedArray | pa.Array) -> pa.Array:
+    if isinstance(values, pa.ChunkedArray):
+        return values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
+    return values
+
+
+def _np(values: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    array = _combine(pc.fill_null(values, False))
+    return np.asarray(array.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _np_int(values: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    return np.asarray(_combine(values).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _np_float(values: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    return np.asarray(_combine(values).to_numpy(zero_copy_only=False), dtype=np.float64)
