@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import tempfile
 from dataclasses import MISSING, fields
 from pathlib import Path
@@ -84,9 +85,16 @@ def serve(settings: Settings, drain_seconds: float = 10.0) -> int:
         console.print(
             f"[yellow]budgets are per process with --state memory: each of the "
             f"{settings.workers} workers spends at most 1/{settings.workers} of every "
-            f"budget; use --state redis://... for one shared budget[/yellow]"
+            f"budget; use --state redis://... for one shared budget[/yellow]",
+            soft_wrap=True,
         )
 
+    # uvicorn drains on SIGTERM/SIGINT and then re-raises the signal to the handler that
+    # was installed before it started; with the default one the process would die right
+    # there, before the summary. This handler only notes it: the drain is already done.
+    stopped_by: list[int] = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, _frame: stopped_by.append(signum))
     run_dir = Path(tempfile.mkdtemp(prefix="bidlake-serve-"))
     os.environ.update(settings.to_env())
     os.environ["BIDLAKE_BIDDER_RUN_DIR"] = str(run_dir)
