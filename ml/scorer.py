@@ -43,7 +43,17 @@ def sigmoid(x: float) -> float:
 class _FeatureSlot:
     """One feature compiled for scoring: its inputs, transform, hash prefix and memo."""
 
-    __slots__ = ("defaults", "fn", "inputs", "is_list", "memo", "name", "param", "single")
+    __slots__ = (
+        "defaults",
+        "fn",
+        "inputs",
+        "is_list",
+        "memo",
+        "name",
+        "param",
+        "single",
+        "value_memo",
+    )
 
     def __init__(self, spec: FeatureSpec, name: str) -> None:
         feature = spec.feature(name)
@@ -54,16 +64,20 @@ class _FeatureSlot:
         self.is_list = feature.is_list
         self.fn = TRANSFORMS[feature.transform]
         self.param = feature.param
+        # raw input -> (value strings, summed weight); value string -> weight
         self.memo: dict[Any, tuple[tuple[str, ...], float]] = {}
+        self.value_memo: dict[str, float] = {}
 
 
 class _CrossSlot:
-    __slots__ = ("memo", "name", "positions")
+    __slots__ = ("combo_memo", "memo", "name", "positions")
 
     def __init__(self, name: str, positions: tuple[int, ...]) -> None:
         self.name = name
         self.positions = positions
+        # components' value tuples -> summed weight; one combination -> weight
         self.memo: dict[tuple[tuple[str, ...], ...], float] = {}
+        self.combo_memo: dict[tuple[str, ...], float] = {}
 
 
 @dataclass
@@ -83,6 +97,9 @@ class ScoringModel:
     metadata: dict[str, Any] = field(default_factory=dict)  # training, metrics, created_at_ms
     _features: tuple[_FeatureSlot, ...] = field(init=False, repr=False)
     _crosses: tuple[_CrossSlot, ...] = field(init=False, repr=False)
+    _plan: tuple[tuple[int, Any, dict, _FeatureSlot], ...] = field(init=False, repr=False)
+    _pairs: tuple[tuple[int, int, dict, _CrossSlot], ...] = field(init=False, repr=False)
+    _wide: tuple[_CrossSlot, ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         names = [f.name for f in self.spec.features]
@@ -92,6 +109,21 @@ class ScoringModel:
             _CrossSlot(self.spec.cross_name(c), tuple(position[n] for n in c))
             for c in self.spec.crosses
         )
+        self._plan = tuple(
+            (
+                (1 if slot.is_list else 0) if slot.single else 2,
+                slot.inputs[0] if slot.single else slot.inputs,
+                slot.memo,
+                slot,
+            )
+            for slot in self._features
+        )
+        self._pairs = tuple(
+            (c.positions[0], c.positions[1], c.memo, c)
+            for c in self._crosses
+            if len(c.positions) == 2
+        )
+        self._wide = tuple(c for c in self._crosses if len(c.positions) != 2)
 
     @classmethod
     def from_artifact(cls, doc: Mapping[str, Any], path: Path | None = None) -> ScoringModel:
@@ -118,32 +150,41 @@ class ScoringModel:
 
     def logit(self, raw: Mapping[str, object]) -> float:
         """intercept + Σ weights of the row's tokens: sklearn's decision_function."""
+        # The hot loop: locals only, one dict lookup per feature and per cross when the
+        # memos are warm. Kinds: 0 one scalar input, 1 one list input, 2 several inputs.
         z = self.intercept
         get = raw.get
         values: list[tuple[str, ...]] = []
         append = values.append
-        for slot in self._features:
-            if slot.single:
-                key: Any = get(slot.inputs[0])
-                if slot.is_list:
+        key: Any
+        try:
+            for kind, field, memo, slot in self._plan:
+                if kind == 0:
+                    key = get(field)
+                elif kind == 1:
+                    key = get(field)
                     key = tuple(key) if key else ()
-            else:
-                key = tuple(map(get, slot.inputs))
-            try:
-                hit = slot.memo.get(key)
-            except TypeError:  # unhashable where a scalar belongs
-                raise ValueError(
-                    f"feature {slot.name!r}: unusable value {key!r} for {slot.inputs}"
-                ) from None
-            if hit is None:
-                hit = self._miss(slot, key)
-            append(hit[0])
-            z += hit[1]
-        for cross in self._crosses:
-            ckey = tuple([values[p] for p in cross.positions])
-            w = cross.memo.get(ckey)
+                else:
+                    key = tuple(map(get, field))
+                hit = memo.get(key)
+                if hit is None:
+                    hit = self._miss(slot, key)
+                append(hit[0])
+                z += hit[1]
+        except TypeError:  # an unhashable value where a scalar belongs
+            bad = {n: raw.get(n) for n in self.spec.raw_fields}
+            raise ValueError(f"unusable raw values for scoring: {bad!r}") from None
+        for first, second, memo, cross in self._pairs:
+            ckey = (values[first], values[second])
+            w = memo.get(ckey)
             if w is None:
                 w = self._cross_miss(cross, ckey)
+            z += w
+        for cross in self._wide:
+            wide_key = tuple([values[p] for p in cross.positions])
+            w = cross.memo.get(wide_key)
+            if w is None:
+                w = self._cross_miss(cross, wide_key)
             z += w
         return z
 
@@ -168,26 +209,42 @@ class ScoringModel:
             values = tuple(slot.fn(slot.param, inputs))
         except (TypeError, ValueError) as exc:
             raise ValueError(f"feature {slot.name!r}: bad input {key!r}: {exc}") from None
-        index, weights = self.spec.index, self.weights
-        hit = (values, sum(weights.get(index(slot.name, v), 0.0) for v in values))
-        if len(slot.memo) >= MEMO_LIMIT:
-            slot.memo.clear()
-        slot.memo[key] = hit
+        # Many raw inputs share a value (floors in one bucket, segment lists sharing
+        # segments): hash each value string once.
+        value_memo = slot.value_memo
+        total = 0.0
+        for value in values:
+            w = value_memo.get(value)
+            if w is None:
+                w = self.weights.get(self.spec.index(slot.name, value), 0.0)
+                _bounded_set(value_memo, value, w)
+            total += w
+        hit = (values, total)
+        _bounded_set(slot.memo, key, hit)
         return hit
 
     def _cross_miss(self, cross: _CrossSlot, key: tuple[tuple[str, ...], ...]) -> float:
-        index, weights = self.spec.index, self.weights
-        w = sum(
-            weights.get(index(cross.name, CROSS_SEP.join(combo)), 0.0) for combo in product(*key)
-        )
-        if len(cross.memo) >= MEMO_LIMIT:
-            cross.memo.clear()
-        cross.memo[key] = w
-        return w
+        combo_memo = cross.combo_memo
+        total = 0.0
+        for combo in product(*key):
+            w = combo_memo.get(combo)
+            if w is None:
+                index = self.spec.index(cross.name, CROSS_SEP.join(combo))
+                w = self.weights.get(index, 0.0)
+                _bounded_set(combo_memo, combo, w)
+            total += w
+        _bounded_set(cross.memo, key, total)
+        return total
 
     def reference_logit(self, raw: Mapping[str, object]) -> float:
         """The logit through FeatureSpec.indices, without memos (tests, debugging)."""
         return self.intercept + sum(self.weights.get(i, 0.0) for i in self.spec.indices(raw))
+
+
+def _bounded_set(memo: dict, key: Any, value: Any) -> None:
+    if len(memo) >= MEMO_LIMIT:
+        memo.clear()
+    memo[key] = value
 
 
 def load_model(path: str | Path) -> ScoringModel:

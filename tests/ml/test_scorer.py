@@ -152,3 +152,20 @@ def test_scorer_imports_no_numeric_libraries() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_unusable_raw_values_get_a_clear_error(model_file: Path) -> None:
+    model = load_model(model_file)
+    with pytest.raises(ValueError, match="unusable raw values"):
+        model.predict({"device_type": ["phone"]})  # a list where a string belongs
+    with pytest.raises(ValueError, match="feature 'floor': bad input"):
+        model.predict({"bidfloor_micros": "cheap"})
+
+
+def test_none_and_missing_fields_score_like_defaults(model_file: Path) -> None:
+    model = load_model(model_file)
+    full = raw_row(device_type="phone")
+    with_nones = {k: (None if v in ("", 0, []) else v) for k, v in full.items()}
+    assert (
+        model.predict(full) == model.predict(with_nones) == model.predict({"device_type": "phone"})
+    )
