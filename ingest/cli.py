@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
 
     from bidlake.paths import home as current_home
 
-    console = Console(stderr=False)
+    console = Console(soft_wrap=True)  # long paths stay on one line (greppable logs)
     home = current_home()
     if args.dir is not None and not args.dir.exists():
         console.print(f"[red]bidlake ingest: {args.dir} does not exist[/red]")
@@ -103,7 +103,7 @@ def _once(args: argparse.Namespace, landing: Path, console: Console) -> IngestRe
     from ingest.pipeline import ingest
     from ingest.sources import discover
 
-    total = sum(p.stat().st_size for p in discover(landing))
+    total = sum(_size(p) for p in discover(landing))
     with Progress(
         "[progress.description]{task.description}",
         BarColumn(),
@@ -120,6 +120,13 @@ def _once(args: argparse.Namespace, landing: Path, console: Console) -> IngestRe
         report = ingest(landing, progress=progress, **_ingest_kwargs(args))  # type: ignore[arg-type]
     _print_report(console, report, landing)
     return report
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0  # reported by ingest itself
 
 
 def _compact(args: argparse.Namespace) -> CompactionReport:

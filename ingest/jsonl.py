@@ -55,6 +55,8 @@ _NUMBER_STRING = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+
 _SPECIAL_FLOATS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _ROW_HINT = re.compile(r" in row (\d+)\b")
+_LEADING_OK = np.frombuffer(b" \t\r\xef", dtype=np.uint8)  # whitespace, a BOM's first byte
+_TRAILING_WHITESPACE = np.frombuffer(b" \t\r", dtype=np.uint8)
 _JSON_TYPE = {str: "string", int: "integer", float: "number", bool: "boolean"}
 
 
@@ -294,7 +296,7 @@ class JsonlDecoder:
             return self._decode_tail(job)
         data = job.data
         n = data.count(b"\n")
-        bounds: np.ndarray | None = None  # line start offsets (+ end), computed on demand
+        bounds: np.ndarray | None = None  # line start offsets, then the end
 
         def line_bounds() -> np.ndarray:
             nonlocal bounds
@@ -303,21 +305,39 @@ class JsonlDecoder:
                 bounds = np.concatenate(([0], ends)).astype(np.int64)
             return bounds
 
-        pieces, slow = self._parse(data, n, line_bounds)
-        tables: list[pa.Table] = []
-        lines: list[np.ndarray] = []
-        for lo, hi, relaxed in pieces:
-            table, flagged = self._to_contract(relaxed)
-            line_idx = np.arange(lo, hi, dtype=np.int64)
+        pieces: list[tuple[np.ndarray, pa.Table]] = []
+        slow: list[int] = []
+        try:
+            whole = self._read(data)  # the common case: the chunk parses as it is
+        except pa.ArrowException:
+            whole = None
+        if whole is not None and whole.num_rows == n:
+            pieces.append((np.arange(n, dtype=np.int64), whole))
+        else:
+            self._parse_around_errors(data, line_bounds(), pieces, slow)
+
+        # Unknown keys came in as extra columns: their rows go the slow way. Dropped per
+        # piece, since the same unknown key may have different types in two pieces.
+        tables, lines = [], []
+        for idx, relaxed in pieces:
+            relaxed, flagged = self._drop_extra(relaxed)
             if flagged is not None:
-                slow.extend((line_idx[flagged]).tolist())
-                keep = pa.array(~flagged)
-                table = table.filter(keep)
-                line_idx = line_idx[~flagged]
-            tables.append(table)
-            lines.append(line_idx)
+                slow.extend(idx[flagged].tolist())
+                relaxed, idx = relaxed.filter(pa.array(~flagged)), idx[~flagged]
+            tables.append(relaxed)
+            lines.append(idx)
+        fast_lines = np.concatenate(lines) if lines else np.zeros(0, dtype=np.int64)
+        table = None
+        if tables:
+            relaxed = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+            table, flagged = self._to_contract(relaxed)
+            if flagged is not None:
+                slow.extend(fast_lines[flagged].tolist())
+                table, fast_lines = table.filter(pa.array(~flagged)), fast_lines[~flagged]
 
         rejects: list[Reject] = []
+        parts = [table] if table is not None else []
+        line_parts = [fast_lines]
         if slow:
             b = line_bounds()
             rows: list[dict[str, object]] = []
@@ -332,19 +352,19 @@ class JsonlDecoder:
                     rows.append(got)
                     row_lines.append(li)
             if rows:
-                tables.append(rows_to_table(rows, self.columns))
-                lines.append(np.asarray(row_lines, dtype=np.int64))
+                parts.append(rows_to_table(rows, self.columns))
+                line_parts.append(np.asarray(row_lines, dtype=np.int64))
 
-        if not tables:
-            table = rows_to_table([], self.columns)
-            line_of = np.zeros(0, dtype=np.int64)
-        elif len(tables) == 1:
-            table, line_of = tables[0], lines[0]
+        if not parts:
+            table, line_of = rows_to_table([], self.columns), np.zeros(0, dtype=np.int64)
+        elif len(parts) == 1 and not slow:
+            table, line_of = parts[0], line_parts[0]
         else:
-            line_of = np.concatenate(lines)
-            order = np.argsort(line_of, kind="stable")
-            table = pa.concat_tables(tables).take(pa.array(order))
-            line_of = line_of[order]
+            line_of = np.concatenate(line_parts)
+            table = pa.concat_tables(parts)
+            if (np.diff(line_of) < 0).any():
+                order = np.argsort(line_of, kind="stable")
+                table, line_of = table.take(pa.array(order)), line_of[order]
 
         def spans(rows_idx: np.ndarray) -> list[tuple[int, bytes]]:
             b = line_bounds()
@@ -407,35 +427,56 @@ class JsonlDecoder:
             ),
         )
 
-    def _parse(
-        self, data: bytes, n: int, line_bounds: object
-    ) -> tuple[list[tuple[int, int, pa.Table]], list[int]]:
-        """Parse lines [0, n) fast where possible: (pieces (lo, hi, table), slow lines)."""
-        pieces: list[tuple[int, int, pa.Table]] = []
-        slow: list[int] = []
-        view = memoryview(data)
-        stack = [(0, n)]
+    def _parse_around_errors(
+        self,
+        data: bytes,
+        bounds: np.ndarray,
+        pieces: list[tuple[np.ndarray, pa.Table]],
+        slow: list[int],
+    ) -> None:
+        """Parse a chunk that failed as a whole: fast where possible, the rest to `slow`.
+
+        First, lines that cannot be a JSON object (empty, not opening with "{", not
+        closing with "}") go straight to the slow path: truncated lines and HTML error
+        pages, the commonest garbage, then cost no pyarrow failures. The rest are parsed
+        in ranges, each failure split at the row pyarrow names (else in halves).
+        """
+        n = len(bounds) - 1
+        text = np.frombuffer(data, dtype=np.uint8)
+        starts, last = bounds[:-1], bounds[1:] - 2  # last: the byte before the newline
+        empty = last < starts
+        first_byte = text[np.minimum(starts, len(text) - 1)]
+        last_byte = text[np.maximum(last, 0)]
+        opens = (first_byte == ord("{")) | np.isin(first_byte, _LEADING_OK)
+        closes = (last_byte == ord("}")) | np.isin(last_byte, _TRAILING_WHITESPACE)
+        shapeless = empty | ~opens | ~closes
+        slow.extend(np.flatnonzero(shapeless).tolist())
+        kept = np.flatnonzero(~shapeless)
+        if kept.size == n:
+            sub, sub_bounds = data, bounds
+        else:
+            view = memoryview(data)
+            sub = b"".join(view[int(bounds[i]) : int(bounds[i + 1])] for i in kept.tolist())
+            sub_bounds = np.zeros(kept.size + 1, dtype=np.int64)
+            np.cumsum(bounds[kept + 1] - bounds[kept], out=sub_bounds[1:])
+        sub_view = memoryview(sub)
+        stack = [(0, kept.size)]
         while stack:
             lo, hi = stack.pop()
             if hi <= lo:
                 continue
             if hi - lo <= SLOW_RUN:
-                slow.extend(range(lo, hi))
+                slow.extend(kept[lo:hi].tolist())
                 continue
-            if lo == 0 and hi == n:
-                part: bytes | memoryview = data
-            else:
-                b = line_bounds()  # type: ignore[operator]
-                part = view[int(b[lo]) : int(b[hi])]
             try:
-                table = self._read(part)
+                table = self._read(sub_view[int(sub_bounds[lo]) : int(sub_bounds[hi])])
             except pa.ArrowException as exc:
                 hint = _ROW_HINT.search(str(exc))
                 row = int(hint.group(1)) if hint else -1
                 if 0 <= row < hi - lo:
                     # The row named is the culprit (or, after skipped blank lines, at or
                     # before it): decode it slowly and parse both sides again.
-                    slow.append(lo + row)
+                    slow.append(int(kept[lo + row]))
                     stack.append((lo + row + 1, hi))
                     stack.append((lo, lo + row))
                 else:
@@ -443,19 +484,18 @@ class JsonlDecoder:
                     stack.append((mid, hi))
                     stack.append((lo, mid))
                 continue
-            if table.num_rows != hi - lo:  # blank lines, or two objects on one line
+            if table.num_rows != hi - lo:  # two objects on one line, blank-ish lines
                 mid = (lo + hi) // 2
                 stack.append((mid, hi))
                 stack.append((lo, mid))
                 continue
-            pieces.append((lo, hi, table))
-        return pieces, slow
+            pieces.append((kept[lo:hi], table))
 
-    def _to_contract(self, relaxed: pa.Table) -> tuple[pa.Table, np.ndarray | None]:
-        """Relaxed columns -> contract types; also which rows need the slow path."""
-        n = relaxed.num_rows
-        flagged = np.zeros(n, dtype=bool)
+    def _drop_extra(self, relaxed: pa.Table) -> tuple[pa.Table, np.ndarray | None]:
         extra = [name for name in relaxed.column_names if name not in self.by_name]
+        if not extra:
+            return relaxed, None
+        flagged = np.zeros(relaxed.num_rows, dtype=bool)
         for name in extra:
             column = relaxed[name]
             if column.type == pa.null():
@@ -464,6 +504,11 @@ class JsonlDecoder:
                 flagged[:] = True
             else:
                 flagged |= _np(pc.is_valid(column))
+        return relaxed.select([c.name for c in self.columns]), flagged
+
+    def _to_contract(self, relaxed: pa.Table) -> tuple[pa.Table, np.ndarray | None]:
+        """Relaxed columns -> contract types; also which rows need the slow path."""
+        flagged = np.zeros(relaxed.num_rows, dtype=bool)
         arrays = []
         for c in self.columns:
             col = relaxed[c.name]

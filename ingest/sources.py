@@ -115,7 +115,13 @@ def discover(landing: Path) -> list[Path]:
         if not _visible(entry):
             continue
         if entry.is_dir():
-            found += [f for f in sorted(entry.iterdir()) if _visible(f) and f.is_file()]
+            # A symlink that leads nowhere is listed too: it is then reported as
+            # unreadable instead of silently skipped.
+            found += [
+                f
+                for f in sorted(entry.iterdir())
+                if _visible(f) and (f.is_file() or f.is_symlink())
+            ]
         elif entry.is_file():
             found.append(entry)
     return found

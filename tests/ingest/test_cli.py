@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bidlake.cli import main
+from bidlake.paths import Home
+from ingest import lake
+from tests.ingest.factories import events, land
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_ingest_prints_a_summary_and_exits_0(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    land(Home(home).landing, "click", [*events("click", 5), b"<html>"])
+    assert main(["ingest"]) == 0
+    out = capsys.readouterr().out
+    assert "1 new file(s)" in out and "click" in out and "quarantined records" in out
+    assert main(["ingest"]) == 0
+    assert "1 already ingested" in capsys.readouterr().out
+
+
+def test_missing_folder_exits_2_with_its_name(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["ingest", str(home / "nope")]) == 2
+    assert "nope does not exist" in capsys.readouterr().out
+
+
+def test_default_landing_not_there_yet_is_nothing_to_do(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["ingest"]) == 0
+    assert "nothing to ingest" in capsys.readouterr().out
+
+
+def test_unreadable_file_exits_1(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    landing = tmp_path / "landing"
+    land(landing, "click", events("click", 2))
+    # A log file the OS cannot open (tests run as root, which ignores permissions, so a
+    # dangling symlink stands in for an unreadable file).
+    (landing / "click" / "w2-20260105T00-000000.jsonl").symlink_to(tmp_path / "gone")
+    assert main(["ingest", str(landing)]) == 1
+    out = capsys.readouterr().out
+    assert "unreadable" in out and "not accounted for" in out
+    assert lake.live_files("click", Home(home))  # the readable file went in
+
+
+def test_compact_flag_merges_small_files(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for k in range(3):
+        land(Home(home).landing, "click", events("click", 4, start=10 * k), writer_id=f"w{k}")
+    assert main(["ingest", "--batch-mb", "0"]) == 0
+    assert len(lake.live_files("click", Home(home))) == 3
+    assert main(["ingest", "--compact"]) == 0
+    assert "3 file(s) in 1 partition(s) -> 1 file(s)" in capsys.readouterr().out
+    assert len(lake.live_files("click", Home(home))) == 1
+
+
+def test_watch_ingests_files_as_they_appear_and_stops_on_sigterm(home: Path) -> None:
+    landing = Home(home).landing
+    land(landing, "click", events("click", 3), writer_id="a")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "BIDLAKE_HOME": str(home)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bidlake.cli", "ingest", "--watch", "--interval", "0.2"],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not lake.live_files("click", Home(home)) and time.monotonic() < deadline:
+            time.sleep(0.1)  # polling the lake, which the child writes; no event to wait on
+        land(landing, "click", events("click", 3, start=50), writer_id="b")
+        while len(lake.live_files("click", Home(home))) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0
+    assert len(lake.live_files("click", Home(home))) == 2
+    assert "watching" in out

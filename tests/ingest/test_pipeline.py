@@ -1,0 +1,323 @@
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pyarrow.parquet as pq
+import pytest
+
+from bidlake.paths import Home
+from ingest import lake
+from ingest.errors import ErrorCode
+from ingest.ledger import Ledger
+from ingest.pipeline import ingest
+from tests.ingest.factories import HOUR, T0, event, events, lake_table, land, quarantine_table
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def snapshot(home: Path) -> dict[str, object]:
+    """Everything a reader or the next run can see, minus wall-clock times."""
+    h = Home(home)
+    raw = {
+        p.relative_to(h.raw).as_posix(): pq.read_table(p).to_pylist()
+        for p in sorted(h.raw.rglob("*"))
+        if p.is_file()
+    }
+    q = quarantine_table(h)
+    quarantined = sorted(
+        (r["source_path"], r["record_number"], r["error_code"], r["payload"])
+        for r in (q.drop(["ingested_at"]).to_pylist() if q.num_rows else [])
+    )
+    commits = []
+    for c in Ledger(h).commits():
+        commits.append(
+            (
+                c.commit_id,
+                [(s.path, s.records, s.raw, s.quarantined, s.duplicates) for s in c.sources],
+            )
+        )
+    manifest = lake.read_manifest(h)["files"]
+    leftovers = (
+        [p for p in (h.lake / "_staging").rglob("*") if p.is_file()]
+        if (h.lake / "_staging").exists()
+        else []
+    )
+    return {
+        "raw": raw,
+        "quarantine": quarantined,
+        "commits": commits,
+        "manifest": manifest,
+        "staging": leftovers,
+    }
+
+
+def test_every_record_is_accounted_for(home: Path, tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    for k, (fmt, compress) in enumerate(
+        [("jsonl", False), ("jsonl", True), ("protobuf", False), ("protobuf", True)]
+    ):
+        good = events("bid", 40, start=100 * k)
+        dup = dict(good[3])
+        garbage = b"<html>502</html>" if fmt == "jsonl" else b"\x00\x01\x02"
+        land(landing, "bid", [*good[:20], garbage, dup, *good[20:]], fmt, compress, f"w{k}")
+    land(landing, "click", [*events("click", 10), event("click", 99, bid_id="")])
+
+    report = ingest(landing)
+    assert report.accounted and report.exit_code == 0
+    by_name = {s.path.name: s for s in report.sources}
+    for source in report.sources:
+        assert source.records == source.raw + source.quarantined + source.duplicates
+    bid_sources = [s for s in report.sources if s.event_type == "bid"]
+    assert [(s.records, s.raw, s.quarantined, s.duplicates) for s in bid_sources] == [
+        (42, 40, 1, 1)
+    ] * 4
+    assert by_name["w1-20260105T00-000000.jsonl"].kind == "jsonl"
+    assert report.totals() == {"records": 179, "raw": 170, "quarantined": 5, "duplicates": 4}
+    assert lake_table(home, "bid").num_rows == 160
+    assert lake_table(home, "click").num_rows == 10
+    q = quarantine_table(home)
+    assert q.num_rows == 5
+    assert sorted(set(q["error_code"].to_pylist())) == [
+        "malformed_json",
+        "malformed_protobuf",
+        "missing_required",
+    ]
+    (commit,) = Ledger(Home(home)).commits()
+    assert sum(s.records for s in commit.sources) == 179
+    assert all(s.reconciles for s in commit.sources)
+
+
+def test_raw_files_have_the_contract_schema_and_hive_layout(home: Path, tmp_path: Path) -> None:
+    from ingest import contract
+
+    land(tmp_path / "landing", "impression", events("impression", 5), "protobuf")
+    ingest(tmp_path / "landing")
+    (path,) = lake.live_files("impression", Home(home))
+    assert path.parent.as_posix().endswith("raw/impression/event_date=2026-01-05/event_hour=00")
+    assert pq.read_schema(path).remove_metadata().equals(contract.arrow_schema("impression"))
+    assert pq.ParquetFile(path).metadata.row_group(0).column(0).compression == "ZSTD"
+
+
+def test_same_file_twice_and_a_copy_of_it_change_nothing(home: Path, tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    (path,) = land(landing, "click", events("click", 30))
+    first = ingest(landing)
+    before = snapshot(home)
+    again = ingest(landing)
+    assert [s.status for s in again.sources] == ["already_ingested"]
+    assert again.commits == []
+    shutil.copy(path, path.with_name("copy-" + path.name))
+    copied = ingest(landing)
+    statuses = {s.path.name: s.status for s in copied.sources}
+    assert statuses == {path.name: "already_ingested", "copy-" + path.name: "same_content"}
+    after = snapshot(home)
+    assert after["raw"] == before["raw"] and after["quarantine"] == before["quarantine"]
+    assert first.totals()["raw"] == lake_table(home, "click").num_rows == 30
+
+
+CRASH_SCRIPT = """
+import os, sys
+from ingest import lake, ledger, pipeline
+point = sys.argv[2]
+if point == "before_intent":       # outputs written to staging, nothing durable yet
+    ledger.Ledger.prepare = lambda self, commit: os._exit(17)
+elif point == "before_rename":     # intent written, nothing renamed into the lake
+    ledger.Ledger.publish = lambda self, commit: os._exit(17)
+elif point == "mid_rename":        # one output renamed into the lake, the other not
+    real = os.replace
+    calls = []
+    def replace(src, dst):
+        calls.append(dst)
+        if len(calls) == 3:  # 1: the pending intent, 2: the first output
+            os._exit(17)
+        real(src, dst)
+    lake.os.replace = replace
+elif point == "before_ledger":     # every file renamed, the ledger not written
+    ledger.Ledger.record = lambda self, commit: os._exit(17)
+pipeline.ingest(sys.argv[1], batch_bytes=int(sys.argv[3]))
+os._exit(0)
+"""
+
+
+@pytest.mark.parametrize("point", ["before_intent", "before_rename", "mid_rename", "before_ledger"])
+def test_a_crash_at_any_point_ends_as_one_clean_run(
+    tmp_path: Path, point: str, monkeypatch
+) -> None:
+    landing = tmp_path / "landing"
+    land(landing, "bid", [*events("bid", 50), b"garbage"], writer_id="w1")
+    land(landing, "bid", events("bid", 50, start=25, t=T0 + 2 * HOUR), writer_id="w2")
+    land(landing, "click", events("click", 20), "protobuf", True)
+
+    clean, crashed = tmp_path / "clean", tmp_path / "crashed"
+    for h in (clean, crashed):
+        h.mkdir()
+    monkeypatch.setenv("BIDLAKE_HOME", str(clean))
+    ingest(landing, batch_bytes=1)  # one batch per file: crash in a later batch too
+
+    env = {**os.environ, "BIDLAKE_HOME": str(crashed), "PYTHONPATH": str(REPO)}
+    run = subprocess.run(
+        [sys.executable, "-c", CRASH_SCRIPT, str(landing), point, "1"], env=env, check=False
+    )
+    assert run.returncode == 17
+    published = [p for p in (crashed / "lake").rglob("*.parquet") if "_staging" not in p.parts]
+    if point in ("before_intent", "before_rename"):
+        assert published == []  # nothing half-visible
+    else:
+        assert published and Ledger(Home(crashed)).commits() == []
+    monkeypatch.setenv("BIDLAKE_HOME", str(crashed))
+    report = ingest(landing, batch_bytes=1)
+    if point in ("before_rename", "mid_rename", "before_ledger"):
+        assert len(report.recovered) == 1
+    assert snapshot(crashed) == snapshot(clean)
+
+
+def test_duplicates_are_dropped_within_and_across_batches(home: Path, tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    land(landing, "click", [*events("click", 10), event("click", 3)], writer_id="a")
+    first = ingest(landing)
+    assert first.totals() == {"records": 11, "raw": 10, "quarantined": 0, "duplicates": 1}
+    land(landing, "click", events("click", 10, start=5), writer_id="b")
+    land(landing, "click", events("click", 10, start=10), writer_id="c")
+    second = ingest(landing, batch_bytes=1)  # b and c in separate batches
+    counts = {
+        s.path.name[0]: (s.raw, s.duplicates) for s in second.sources if s.status == "ingested"
+    }
+    assert counts == {"b": (5, 5), "c": (5, 5)}
+    ids = lake_table(home, "click")["event_id"].to_pylist()
+    assert sorted(ids) == sorted(f"cl-{i}" for i in range(20))
+
+
+def test_the_dedup_horizon_bounds_the_lookup(home: Path, tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    land(landing, "click", [event("click", 1, t=T0)], writer_id="a")
+    ingest(landing)
+    near = event("click", 1, t=T0 + HOUR)  # same id, next hour: a retry across the hour
+    far = event("click", 1, t=T0 + 5 * HOUR)  # same id, five hours later
+    land(landing, "click", [near], writer_id="b")
+    land(landing, "click", [far], writer_id="c")
+    report = ingest(landing, dedup_horizon_hours=1, batch_bytes=1)
+    counts = {
+        s.path.name[0]: (s.raw, s.duplicates) for s in report.sources if s.status == "ingested"
+    }
+    assert counts == {"b": (0, 1), "c": (1, 0)}
+
+
+def test_late_events_go_to_their_own_hour(home: Path, tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    land(landing, "impression", events("impression", 5, t=T0 + 10 * HOUR), writer_id="a")
+    ingest(landing)
+    # A file written later, holding events of hour 10, of hour 2 (late) and of the day before.
+    late = [
+        event("impression", 100, t=T0 + 10 * HOUR),
+        event("impression", 101, t=T0 + 2 * HOUR),
+        event("impression", 102, t=T0 - 20 * HOUR),
+    ]
+    path = tmp_path / "late" / "impression" / "w-late.jsonl"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in late))
+    report = ingest(path.parent.parent)
+    assert report.totals()["raw"] == 3
+    partitions = sorted(
+        {
+            p.parent.relative_to(Home(home).raw).as_posix()
+            for p in lake.live_files("impression", Home(home))
+        }
+    )
+    assert partitions == [
+        "impression/event_date=2026-01-04/event_hour=04",
+        "impression/event_date=2026-01-05/event_hour=02",
+        "impression/event_date=2026-01-05/event_hour=10",
+    ]
+
+
+def test_a_missing_folder_is_a_clear_error(home: Path, tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="no-such-landing"):
+        ingest(tmp_path / "no-such-landing")
+    assert ingest(None).sources == []  # the default landing not made yet: nothing to do
+
+
+def test_an_unreadable_file_is_reported_and_retried_while_the_rest_goes_on(
+    home: Path, tmp_path: Path
+) -> None:
+    landing = tmp_path / "landing"
+    (good,) = land(landing, "click", events("click", 5))
+    broken = landing / "click" / "w9-20260105T00-000000.jsonl"
+    broken.symlink_to(tmp_path / "gone.jsonl")  # a file that vanished: the OS refuses it
+    report = ingest([good, broken])
+    status = {s.path.name: (s.status, s.error_code) for s in report.sources}
+    assert status[broken.name] == ("failed", "unreadable")
+    assert status[good.name] == ("ingested", "")
+    assert not report.accounted and report.exit_code == 1
+    (tmp_path / "gone.jsonl").write_bytes(orjson.dumps(event("click", 50)) + b"\n")
+    retry = ingest([good, broken])
+    assert {s.path.name: s.status for s in retry.sources} == {
+        good.name: "already_ingested",
+        broken.name: "ingested",
+    }
+    assert retry.exit_code == 0
+
+
+def test_misnamed_and_misplaced_files_are_quarantined_whole(home: Path, tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    land(landing, "click", events("click", 3))
+    body = b"".join(orjson.dumps(e) + b"\n" for e in events("click", 3, start=10))
+    misnamed = landing / "click" / "w2-20260105T00-000000.jsonl.gz"
+    misnamed.write_bytes(body)  # plain JSON named .gz
+    misplaced = landing / "clicks" / "w3-20260105T00-000000.jsonl"
+    misplaced.parent.mkdir()
+    misplaced.write_bytes(body)
+    report = ingest(landing)
+    assert report.exit_code == 0
+    by_name = {s.path.name: s for s in report.sources}
+    assert by_name[misnamed.name].status == "file_quarantined"
+    assert by_name[misnamed.name].error_code == ErrorCode.FORMAT_MISMATCH
+    assert "not gzip" in by_name[misnamed.name].message
+    assert by_name[misplaced.name].error_code == ErrorCode.UNKNOWN_EVENT_TYPE
+    q = quarantine_table(home).to_pylist()
+    stored = {r["error_code"]: r["stored_file"] for r in q}
+    assert set(stored) == {"format_mismatch", "unknown_event_type"}
+    for rel in stored.values():
+        assert (Home(home).lake / rel).read_bytes() == body
+    assert lake_table(home, "click").num_rows == 3
+
+
+def test_truncated_gzip_keeps_the_good_part_and_quarantines_the_cut_record(
+    home: Path, tmp_path: Path
+) -> None:
+    landing = tmp_path / "landing"
+    body = b"".join(orjson.dumps(e) + b"\n" for e in events("click", 400))
+    stored = gzip.compress(body)
+    path = landing / "click" / "w1-20260105T00-000000.jsonl.gz"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(stored[: len(stored) * 2 // 3])
+    report = ingest(landing)
+    (source,) = report.sources
+    assert source.status == "ingested" and source.accounted and report.exit_code == 0
+    assert 0 < source.raw < 400
+    assert source.quarantined == 1
+    assert any("cut short" in w for w in source.warnings)
+    (row,) = quarantine_table(home).to_pylist()
+    assert row["error_code"] == "truncated_record"
+    assert body[row["byte_offset"] :].startswith(row["payload"])
+
+
+def test_ledger_entries_are_plain_json_with_counts(home: Path, tmp_path: Path) -> None:
+    land(tmp_path / "landing", "conversion", events("conversion", 4))
+    report = ingest(tmp_path / "landing")
+    (commit_id,) = report.commits
+    entry = json.loads((Home(home).ledger / "batches" / f"{commit_id}.json").read_text())
+    (source,) = entry["sources"]
+    assert {k: source[k] for k in ("records", "raw", "quarantined", "duplicates")} == {
+        "records": 4,
+        "raw": 4,
+        "quarantined": 0,
+        "duplicates": 0,
+    }
+    assert len(source["sha256"]) == 64
