@@ -37,8 +37,13 @@ REPORTED_DEVICE_TYPES = ("desktop", "phone", "tablet", "mobile")
 MOBILE_REPORTED = 3
 
 
-def minute_rng(seed: int, minute: int, stream: int = 1) -> np.random.Generator:
-    """The generator of one minute. Stream 1 is traffic; other parts use other streams."""
+# Generator streams of a minute: what the exchange sends (and, in `simulate`, everything
+# it causes), the simulated log faults, and the outcomes of a replay against a bidder.
+TRAFFIC, FAULTS, REPLAY = 1, 2, 3
+
+
+def minute_rng(seed: int, minute: int, stream: int = TRAFFIC) -> np.random.Generator:
+    """The generator of one minute and stream; stream 0 is taken by the world."""
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(stream, minute)))
 
 

@@ -15,6 +15,9 @@ from __future__ import annotations
 import numpy as np
 
 REQUEST, BID, IMPRESSION, CLICK, CONVERSION = 1, 2, 3, 4, 5
+# Requests of a replay: the same opportunities as `simulate`'s, under other ids, so a
+# replay and a simulation of the same seed and window never collide in one lake.
+REPLAY_REQUEST, REPLAY_CONVERSION = 6, 7
 
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)

@@ -18,13 +18,11 @@ stream 2 — so the faults do not change the traffic. Same seed, window and flag
 same bytes in the same file names.
 
 Truth: one Parquet file per hour of requests, `<truth>/<writer_id>-<YYYYMMDDTHH>.parquet`,
-one row per impression (bid_id, p_click, p_conversion); written to a hidden temp name
-and renamed into place.
+one row per impression (bid_id, p_click, p_conversion), see `simulator.truthfile`.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -39,7 +37,14 @@ from bidlake.campaigns import Campaign, load_campaigns
 from bidlake.paths import home
 from simulator import faults, ids, market
 from simulator.batches import Batch, Pending
-from simulator.exchange import MINUTE_MS, Requests, generate_minute, minute_rng
+from simulator.exchange import (
+    FAULTS,
+    MINUTE_MS,
+    TRAFFIC,
+    Requests,
+    generate_minute,
+    minute_rng,
+)
 from simulator.policy import BID, NO_BID_REASONS, ConstantBidPolicy, Decisions
 from simulator.render import Renderer
 from simulator.truth import (
@@ -49,10 +54,10 @@ from simulator.truth import (
     click_delay_ms,
     conversion_delay_ms,
 )
+from simulator.truthfile import write_truth
 from simulator.world import World, WorldConfig, build_world
 
 HOUR_MS = 3_600_000
-TRAFFIC, FAULTS = 1, 2  # generator streams of a minute (simulator.exchange.minute_rng)
 EVENT_ORDER = ("bid_request", "bid", "impression", "click", "conversion")
 
 
@@ -165,7 +170,7 @@ ProgressFn = Callable[[int, int, int], None]  # (minutes done, minutes in total,
 
 
 class _TruthHour:
-    """Accumulates one hour's truth rows and writes them atomically."""
+    """Accumulates one hour's truth rows."""
 
     def __init__(self) -> None:
         self.keys: list[np.ndarray] = []
@@ -178,28 +183,13 @@ class _TruthHour:
         self.p_conversion.append(p_conversion)
 
     def write(self, folder: Path, name: str) -> Path:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        table = pa.table(
-            {
-                "bid_id": pa.array(ids.hex_ids(np.concatenate(self.keys)), pa.string()),
-                "p_click": pa.array(np.concatenate(self.p_click), pa.float64()),
-                "p_conversion": pa.array(np.concatenate(self.p_conversion), pa.float64()),
-            }
+        return write_truth(
+            folder,
+            name,
+            ids.hex_ids(np.concatenate(self.keys)),
+            np.concatenate(self.p_click),
+            np.concatenate(self.p_conversion),
         )
-        folder.mkdir(parents=True, exist_ok=True)
-        final = folder / f"{name}.parquet"
-        n = 1
-        while final.exists():  # never overwrite truth another run left (like the logs)
-            final = folder / f"{name}-{n}.parquet"
-            n += 1
-        temp = folder / f".{final.name}.inprogress"
-        pq.write_table(table, temp, compression="zstd")
-        with open(temp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(temp, final)
-        return final
 
 
 class Simulation:
@@ -214,7 +204,7 @@ class Simulation:
         campaigns = config.campaigns if config.campaigns is not None else load_campaigns()
         self.campaigns = tuple(campaigns)
         self.policy = ConstantBidPolicy(self.world, self.campaigns)
-        self.truth = GroundTruth(self.world, self.campaigns)
+        self.truth = GroundTruth(self.world, [c.advertiser_id for c in self.campaigns])
         self.renderer = Renderer(self.world, self.campaigns, [c for c, _ in self.policy.creatives])
         landing = config.landing or home().landing
         truth = config.truth or home().truth

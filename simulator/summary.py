@@ -83,3 +83,37 @@ def render_summary(s: SimulationSummary) -> Group:
         f"{len(s.truth_files)} truth files in [bold]{s.truth}[/bold]"
     )
     return Group(header, funnel, written, footer)
+
+
+def render_replay_summary(s) -> Group:
+    """The one-screen summary of `bidlake replay` (a `simulator.replay.ReplaySummary`)."""
+    header = (
+        f"[bold]bidlake replay[/bold] seed {s.seed}, {s.hours} h of traffic from "
+        f"{s.start:%Y-%m-%dT%H:%M}Z at {s.rate:g} req/s against {s.bidder}: "
+        f"{s.requests:,} requests in {s.elapsed_s:.1f} s "
+        f"({s.requests / max(s.elapsed_s, 1e-9):,.0f} requests/s)"
+    )
+    funnel = funnel_table("auction", s)
+    http = Table(title="bid requests over HTTP", header_style="bold")
+    http.add_column("answers")
+    http.add_column("count", justify="right")
+    http.add_row("answered", f"{s.answered:,}")
+    http.add_row("no bid (204 / empty)", f"{s.no_bids:,}")
+    http.add_row("bids after tmax (dropped)", f"{s.late:,}")
+    for reason, count in s.invalid.most_common(5):
+        http.add_row(f"invalid: {reason}"[:60], f"{count:,}")
+    for kind, count in s.errors.most_common(5):
+        http.add_row(f"error: {kind}"[:60], f"{count:,}")
+    for kind, count in sorted(s.failed_notices.items()):
+        http.add_row(f"failed {kind} calls", f"{count:,}")
+    if s.refused_urls:
+        http.add_row("URLs refused (not loopback)", f"{s.refused_urls:,}")
+    spend = ", ".join(f"{c} {m / 1e6:,.2f}" for c, m in sorted(s.spend_micros.items()))
+    footer = (
+        f"latency ms: p50 {s.latency_ms(0.5):.1f}, p99 {s.latency_ms(0.99):.1f}, "
+        f"p99.9 {s.latency_ms(0.999):.1f}\n"
+        f"spend USD: {spend or '-'}\n"
+        f"{len(s.truth_files)} truth files in [bold]{s.truth}[/bold]; the bidder's own "
+        f"tracking logs hold the events"
+    )
+    return Group(header, funnel, http, footer)

@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bidlake.campaigns import Campaign
 from simulator.world import CATEGORIES, ENV_DEVICE, SEGMENTS, SIZES, World
 
 B0 = -6.55
@@ -149,13 +148,14 @@ class Shown:
 class GroundTruth:
     """The true click and conversion model of one world and campaign book."""
 
-    def __init__(self, world: World, campaigns: Sequence[Campaign]):
+    def __init__(self, world: World, advertisers: Sequence[str]):
+        """`advertisers[i]` is the advertiser of campaign index i in `Shown.campaign`."""
         self.world = world
-        profiles = [PROFILES.get(c.advertiser_id, NEUTRAL_PROFILE) for c in campaigns]
+        profiles = [PROFILES.get(a, NEUTRAL_PROFILE) for a in advertisers]
         self.profiles = profiles
         seg_index = {s: i for i, s in enumerate(SEGMENTS)}
         cat_index = {c: i for i, c in enumerate(CATEGORIES)}
-        n = len(campaigns)
+        n = len(profiles)
         self.campaign_ctr = np.array([p.ctr for p in profiles])
         self.campaign_cvr = np.array([p.cvr for p in profiles])
         self.category_ctr = np.zeros((n, len(CATEGORIES)))
@@ -222,8 +222,12 @@ class GroundTruth:
         return _sigmoid(logit)
 
     def conversion_value_micros(self, rng: np.random.Generator, campaign: np.ndarray):
-        usd = np.exp(rng.normal(self.value_log_median[campaign], self.value_sigma[campaign]))
-        return np.round(usd * 100).astype(np.int64) * 10_000  # whole cents
+        return self.conversion_value_from_normal(campaign, rng.standard_normal(len(campaign)))
+
+    def conversion_value_from_normal(self, campaign: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """Conversion values in micros (whole cents) from standard normal draws `z`."""
+        usd = np.exp(self.value_log_median[campaign] + self.value_sigma[campaign] * z)
+        return np.round(usd * 100).astype(np.int64) * 10_000
 
 
 def click_delay_ms(rng: np.random.Generator, n: int) -> np.ndarray:

@@ -1,0 +1,436 @@
+"""`replay(config) -> ReplaySummary`: the simulated exchange against a running bidder.
+
+The same world and traffic as `simulate` (same seed, window and rate give the same
+opportunities, under other request ids: `simulator.ids.REPLAY_REQUEST`), sent over HTTP
+as OpenRTB 2.6 JSON (`simulator.openrtb`) to `POST <bidder>/openrtb2/bid`. For each
+simulated minute:
+
+1. every request of the minute is sent, at most `concurrency` in flight; an answer after
+   the request's `tmax` is dropped, as an exchange drops it ("late");
+2. the auction: each valid bid against the market price of that request (second price,
+   floor as reserve, `simulator.market`); the ground truth (`simulator.truth`) decides
+   who clicks and converts, with the hour the bidder sees (wall clock + the user's UTC
+   offset), and the campaign of the bid (`cid`, mapped to its advertiser by the campaign
+   book; an unknown campaign gets the neutral profile);
+3. for each win: GET the bid's `nurl` with `${AUCTION_PRICE}` etc. replaced; if the user
+   clicks, GET `bid.ext.click_url` (redirects are not followed: they lead to the
+   advertiser); if the click converts, GET `bid.ext.conversion_url` with
+   `${CONVERSION_VALUE}` replaced by the value as a decimal amount, plus `type` and
+   `order` query parameters.
+
+URL shapes assumed of the bidder (agreed with bidder/, which builds them in
+bidder/urls.py): `nurl` from the bid; the click and conversion URLs in the bid's `ext` as
+`click_url` and `conversion_url`, the latter containing the macro `${CONVERSION_VALUE}`.
+
+Time is compressed: requests go as fast as the bidder answers (bounded by
+`concurrency`), not at the simulated wall-clock pace, and a win's notice, click and
+conversion follow each other immediately (the bidder stamps them with its own clock;
+conversion delays are a property of `simulate`'s logs, not of a replay).
+
+Safety: the bidder URL, and every URL a bid asks us to call, must be on the loopback
+interface (localhost, 127.0.0.0/8, ::1); anything else is refused and counted. The
+replay never imports bidder/ or ml/ — it only speaks HTTP.
+
+Truth: one Parquet file per simulated hour, `<truth>/replay-s<seed>-<start>-<hour>.parquet`,
+rows keyed by the bid id the bidder sent (its impression events carry the same bid_id).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import time
+from collections import Counter, deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import numpy as np
+
+from bidlake.campaigns import Campaign, load_campaigns
+from bidlake.paths import home
+from simulator import ids, market
+from simulator.exchange import (
+    REPLAY,
+    TRAFFIC,
+    generate_minute,
+    local_hour,
+    minute_rng,
+)
+from simulator.http import HttpError, LoopbackClient
+from simulator.openrtb import (
+    Bid,
+    InvalidResponse,
+    RequestBuilder,
+    conversion_url,
+    read_response,
+    win_url,
+)
+from simulator.truth import GroundTruth, Shown
+from simulator.truthfile import write_truth
+from simulator.world import EXCHANGE_TMAX_MS, WorldConfig, build_world
+
+BID_PATH = "/openrtb2/bid"
+HEADERS = {"content-type": "application/json", "x-openrtb-version": "2.6"}
+LATENCY_BUCKET_MS = 0.1
+LATENCY_BUCKETS = 100_000  # 0.1 ms resolution up to 10 s; the last bucket holds the rest
+
+
+class ReplayError(RuntimeError):
+    """The replay cannot go on (e.g. the bidder refuses every connection)."""
+
+
+def is_loopback(url: str) -> bool:
+    parts = urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname:
+        return False
+    if parts.hostname == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(parts.hostname).is_loopback
+    except ValueError:
+        return False
+
+
+def bid_endpoint(bidder: str) -> str:
+    """`http://127.0.0.1:8080` -> `http://127.0.0.1:8080/openrtb2/bid`; a URL with a path
+    is taken as the bid endpoint itself."""
+    if not is_loopback(bidder):
+        raise ValueError(
+            f"--bidder {bidder!r}: only http:// URLs on the loopback interface "
+            "(localhost, 127.0.0.0/8, [::1]) are allowed"
+        )
+    parts = urlsplit(bidder)
+    if parts.path in ("", "/"):
+        parts = parts._replace(path=BID_PATH)
+    return urlunsplit(parts)
+
+
+@dataclass(frozen=True)
+class ReplayConfig:
+    bidder: str
+    start: datetime
+    hours: int = 1
+    rate: float = 5.0
+    seed: int = 0
+    truth: Path | None = None  # default home().truth
+    concurrency: int = 16
+    timeout_s: float = 2.0  # an HTTP call slower than this is an error (a bid is late anyway)
+    campaigns: tuple[Campaign, ...] | None = None  # maps cid -> advertiser; default the book
+    world: WorldConfig = field(default_factory=WorldConfig)
+
+    def validate(self) -> None:
+        bid_endpoint(self.bidder)
+        if self.start.tzinfo is None or self.start.utcoffset() != timedelta(0):
+            raise ValueError(f"start must be a UTC datetime, got {self.start!r}")
+        if self.start.minute or self.start.second or self.start.microsecond:
+            raise ValueError(f"start must be a whole hour, got {self.start.isoformat()}")
+        if self.hours < 1:
+            raise ValueError(f"hours must be >= 1, got {self.hours}")
+        if not self.rate > 0:
+            raise ValueError(f"rate must be > 0 requests/s, got {self.rate}")
+        if not 1 <= self.concurrency <= 1024:
+            raise ValueError(f"concurrency must be in 1..1024, got {self.concurrency}")
+
+
+@dataclass
+class ReplaySummary:
+    seed: int
+    start: datetime
+    hours: int
+    rate: float
+    bidder: str
+    truth: Path
+    requests: int = 0
+    answered: int = 0  # HTTP answers to bid requests (any status)
+    bids: int = 0  # valid, in-time bids that entered the auction
+    no_bids: int = 0
+    late: int = 0  # valid bids answered after tmax
+    invalid: Counter[str] = field(default_factory=Counter)  # reason -> responses
+    errors: Counter[str] = field(default_factory=Counter)  # HTTP status / exception -> calls
+    impressions: int = 0
+    clicks: int = 0
+    conversions: int = 0
+    failed_notices: Counter[str] = field(default_factory=Counter)  # win/click/conversion
+    refused_urls: int = 0  # URLs in bids that are not on loopback (never called)
+    sum_p_click: float = 0.0
+    var_clicks: float = 0.0
+    sum_p_conversion: float = 0.0
+    clearing_cpm_micros: Counter[str] = field(default_factory=Counter)  # campaign -> sum CPM
+    conversion_value_micros: int = 0
+    latency_histogram: np.ndarray = field(
+        default_factory=lambda: np.zeros(LATENCY_BUCKETS, dtype=np.int64)
+    )
+    truth_files: list[Path] = field(default_factory=list)
+    elapsed_s: float = 0.0
+
+    @property
+    def realized_ctr(self) -> float:
+        return self.clicks / self.impressions if self.impressions else 0.0
+
+    @property
+    def mean_p_click(self) -> float:
+        return self.sum_p_click / self.impressions if self.impressions else 0.0
+
+    @property
+    def ctr_standard_error(self) -> float:
+        return float(np.sqrt(self.var_clicks)) / self.impressions if self.impressions else 0.0
+
+    @property
+    def mean_p_conversion(self) -> float:
+        return self.sum_p_conversion / self.clicks if self.clicks else 0.0
+
+    @property
+    def spend_micros(self) -> dict[str, int]:
+        """Spend per campaign: the clearing CPMs / 1000, rounded once at the end."""
+        return {c: round(v / 1000) for c, v in self.clearing_cpm_micros.items()}
+
+    def latency_ms(self, quantile: float) -> float:
+        """Latency of bid requests at `quantile` (upper edge of its 0.1 ms bucket)."""
+        total = int(self.latency_histogram.sum())
+        if not total:
+            return 0.0
+        rank = int(np.searchsorted(np.cumsum(self.latency_histogram), quantile * total))
+        return (min(rank, LATENCY_BUCKETS - 1) + 1) * LATENCY_BUCKET_MS
+
+
+ReplayProgress = Callable[[int, int, int], None]  # (minutes done, minutes total, requests)
+TruthRows = tuple[list[str], np.ndarray, np.ndarray]  # bid ids, p_click, p_conversion
+# Minutes played at once. A minute ends with a barrier (its auction needs all its answers),
+# so overlapping a few keeps the connections busy; the client caps calls in flight at
+# `concurrency` whatever the number of minutes.
+MINUTES_IN_FLIGHT = 4
+
+
+async def _pool(n: int, concurrency: int, task: Callable[[int], Awaitable[None]]) -> None:
+    """Runs task(0..n-1) with at most `concurrency` running: a fixed set of workers
+    pulling from one iterator, so memory does not grow with n."""
+    indices = iter(range(n))
+
+    async def worker() -> None:
+        for i in indices:
+            await task(i)
+
+    await asyncio.gather(*(worker() for _ in range(min(concurrency, n))))
+
+
+class _Replay:
+    def __init__(self, config: ReplayConfig, client: LoopbackClient) -> None:
+        self.config = config
+        self.client = client
+        self.endpoint = bid_endpoint(config.bidder)
+        self.world = build_world(config.seed, config.world)
+        campaigns = config.campaigns if config.campaigns is not None else load_campaigns()
+        self.campaign_index = {c.campaign_id: i for i, c in enumerate(campaigns)}
+        # One more row than the book: the neutral advertiser of campaigns it does not know.
+        self.truth = GroundTruth(self.world, [c.advertiser_id for c in campaigns] + [""])
+        self.conversion_types = self.truth.conversion_type
+        self.builder = RequestBuilder(self.world)
+        self.summary = ReplaySummary(
+            seed=config.seed,
+            start=config.start,
+            hours=config.hours,
+            rate=config.rate,
+            bidder=self.endpoint,
+            truth=config.truth or home().truth,
+        )
+        self.truth_rows: tuple[list[str], list[np.ndarray], list[np.ndarray]] = ([], [], [])
+
+    # ---- HTTP ----
+
+    async def _get(self, url: str, kind: str) -> bool:
+        if not url or not is_loopback(url):
+            if url:
+                self.summary.refused_urls += 1
+            self.summary.failed_notices[kind] += 1
+            return False
+        try:
+            response = await self.client.get(url)
+        except HttpError as exc:
+            self.summary.errors[f"{kind}: {type(exc).__name__}"] += 1
+            self.summary.failed_notices[kind] += 1
+            return False
+        if response.status >= 400:
+            self.summary.errors[f"{kind}: HTTP {response.status}"] += 1
+            self.summary.failed_notices[kind] += 1
+            return False
+        return True
+
+    async def _ask(
+        self, i: int, body: bytes, request_id: str, tmax_ms: int, sent_ms: np.ndarray
+    ) -> Bid | None:
+        import orjson
+
+        s = self.summary
+        sent_ms[i] = time.time_ns() // 1_000_000
+        started = time.perf_counter()
+        try:
+            response = await self.client.post(self.endpoint, body, HEADERS)
+        except HttpError as exc:  # connection refused, reset, timeout: the bid is lost
+            s.errors[f"bid: {type(exc).__name__}"] += 1
+            return None
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        s.answered += 1
+        s.latency_histogram[min(int(elapsed_ms / LATENCY_BUCKET_MS), LATENCY_BUCKETS - 1)] += 1
+        if response.status == 204 or (response.status == 200 and not response.body):
+            s.no_bids += 1
+            return None
+        if response.status != 200:
+            s.errors[f"bid: HTTP {response.status}"] += 1
+            return None
+        try:
+            bid = read_response(orjson.loads(response.body), request_id)
+        except orjson.JSONDecodeError:
+            s.invalid["not JSON"] += 1
+            return None
+        except InvalidResponse as exc:
+            s.invalid[str(exc)] += 1
+            return None
+        if bid is None:
+            s.no_bids += 1
+            return None
+        if elapsed_ms > tmax_ms:
+            s.late += 1
+            return None
+        return bid
+
+    # ---- one minute ----
+
+    async def minute(self, minute: int) -> TruthRows:
+        """Plays one minute; returns its truth rows (the impressions' bid ids and truth)."""
+        import orjson
+
+        c, s, w = self.config, self.summary, self.world
+        r = generate_minute(w, minute, c.rate, minute_rng(c.seed, minute, TRAFFIC))
+        n = len(r)
+        s.requests += n
+        request_ids = ids.hex_ids(ids.event_keys(c.seed, ids.REPLAY_REQUEST, minute, r.seq))
+        bodies = [orjson.dumps(x) for x in self.builder.build(r, request_ids)]
+        tmax = EXCHANGE_TMAX_MS[r.exchange].tolist()
+        sent_ms = np.zeros(n, dtype=np.int64)
+        bids: list[Bid | None] = [None] * n
+        answered_before = s.answered
+
+        async def ask(i: int) -> None:
+            bids[i] = await self._ask(i, bodies[i], request_ids[i], tmax[i], sent_ms)
+
+        await _pool(n, c.concurrency, ask)
+        if n and s.answered == answered_before:
+            errors = ", ".join(f"{k} x{v}" for k, v in s.errors.most_common(3))
+            raise ReplayError(
+                f"the bidder at {self.endpoint} answered none of the {n} requests of a "
+                f"minute ({errors})"
+            )
+
+        # The auction and the users, vectorized over the minute. Draws are sized by n, so
+        # the same answers give the same outcomes.
+        rng = minute_rng(c.seed, minute, REPLAY)
+        hours = local_hour(w, w.user_region[r.user], sent_ms)
+        price = market.market_price_micros(w, rng, r.user, r.placement, r.exchange, hours)
+        click_u, conversion_u, value_z = rng.random(n), rng.random(n), rng.standard_normal(n)
+        unknown = len(self.campaign_index)
+        bid_micros = np.array([b.price_micros if b else 0 for b in bids], dtype=np.int64)
+        campaign = np.array(
+            [self.campaign_index.get(b.campaign_id, unknown) if b else unknown for b in bids],
+            dtype=np.int64,
+        )
+        has_bid = bid_micros > 0
+        s.bids += int(has_bid.sum())
+        won, clearing = market.second_price(bid_micros, price, r.floor_micros)
+        won_at = np.flatnonzero(won & has_bid)
+        shown = Shown(
+            user=r.user[won_at],
+            placement=r.placement[won_at],
+            exchange=r.exchange[won_at],
+            local_hour=hours[won_at],
+            campaign=campaign[won_at],
+        )
+        p_click = self.truth.p_click(shown)
+        p_conversion = self.truth.p_conversion(shown)
+        clicked = click_u[won_at] < p_click
+        converted = clicked & (conversion_u[won_at] < p_conversion)
+        values = self.truth.conversion_value_from_normal(campaign[won_at], value_z[won_at])
+        order_ids = ids.hex_ids(ids.event_keys(c.seed, ids.REPLAY_CONVERSION, minute, won_at))
+
+        s.impressions += len(won_at)
+        s.clicks += int(clicked.sum())
+        s.conversions += int(converted.sum())
+        s.sum_p_click += float(p_click.sum())
+        s.var_clicks += float((p_click * (1 - p_click)).sum())
+        s.sum_p_conversion += float(p_conversion[clicked].sum())
+        s.conversion_value_micros += int(values[converted].sum())
+        won_bids = [bids[i] for i in won_at.tolist()]
+        for bid, paid in zip(won_bids, clearing[won_at].tolist(), strict=True):
+            s.clearing_cpm_micros[bid.campaign_id] += paid  # type: ignore[union-attr]
+        rows = ([b.bid_id for b in won_bids], p_click, p_conversion)  # type: ignore[union-attr]
+
+        async def notify(j: int) -> None:
+            i = int(won_at[j])
+            bid = bids[i]
+            assert bid is not None
+            await self._get(win_url(bid, request_ids[i], int(clearing[i])), "win")
+            if clicked[j]:
+                await self._get(bid.click_url, "click")
+                if converted[j]:
+                    kind = self.conversion_types[int(campaign[i])]
+                    url = conversion_url(bid, int(values[j]), kind, order_ids[j])
+                    await self._get(url if bid.conversion_url else "", "conversion")
+
+        await _pool(len(won_at), c.concurrency, notify)
+        return rows
+
+    def add_truth(self, rows: TruthRows) -> None:
+        self.truth_rows[0].extend(rows[0])
+        self.truth_rows[1].append(rows[1])
+        self.truth_rows[2].append(rows[2])
+
+    def write_truth(self, hour: int) -> None:
+        bid_ids, p_click, p_conversion = self.truth_rows
+        if bid_ids:
+            stamp = datetime.fromtimestamp(hour * 3600, tz=UTC).strftime("%Y%m%dT%H")
+            name = f"replay-s{self.config.seed}-{self.config.start:%Y%m%dT%H}-{stamp}"
+            path = write_truth(
+                self.summary.truth,
+                name,
+                bid_ids,
+                np.concatenate(p_click),
+                np.concatenate(p_conversion),
+            )
+            self.summary.truth_files.append(path)
+        self.truth_rows = ([], [], [])
+
+
+async def replay_async(
+    config: ReplayConfig, progress: ReplayProgress | None = None
+) -> ReplaySummary:
+    config.validate()
+    started = time.perf_counter()
+    async with LoopbackClient(config.concurrency, config.timeout_s) as client:
+        run = _Replay(config, client)
+        first = int(config.start.timestamp()) // 60
+        total = config.hours * 60
+        in_flight: deque[tuple[int, asyncio.Task[TruthRows]]] = deque()
+        try:
+            for i in range(total):
+                minute = first + i
+                in_flight.append((minute, asyncio.create_task(run.minute(minute))))
+                while in_flight and (len(in_flight) >= MINUTES_IN_FLIGHT or i == total - 1):
+                    done_minute, task = in_flight.popleft()
+                    run.add_truth(await task)
+                    if (done_minute + 1) % 60 == 0:
+                        run.write_truth(done_minute // 60)
+                    if progress is not None:
+                        progress(done_minute - first + 1, total, run.summary.requests)
+        finally:
+            for _, task in in_flight:
+                task.cancel()
+            await asyncio.gather(*(task for _, task in in_flight), return_exceptions=True)
+    run.summary.elapsed_s = time.perf_counter() - started
+    return run.summary
+
+
+def replay(config: ReplayConfig, progress: ReplayProgress | None = None) -> ReplaySummary:
+    """Replay `config`'s window against the bidder; returns the summary (see module doc)."""
+    return asyncio.run(replay_async(config, progress))

@@ -1,0 +1,89 @@
+"""`bidlake replay --bidder URL`: play the simulated exchange against a running bidder.
+
+    bidlake serve --port 8080 &
+    bidlake replay --bidder http://127.0.0.1:8080 --seed 7 --start 2026-01-05T00 --rate 5
+
+Loopback only; see `simulator.replay` for what is sent and the URL shapes assumed.
+Shows progress and ends with a one-screen summary; exits 1 when the bidder cannot be
+reached, 2 on bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--bidder",
+        required=True,
+        help="the bidder's base URL (http://127.0.0.1:PORT) or its bid endpoint; loopback only",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="world and traffic seed (default 0)")
+    parser.add_argument(
+        "--start",
+        default="2026-01-05T00",
+        help="first UTC hour of the traffic (default 2026-01-05T00)",
+    )
+    parser.add_argument("--hours", type=int, default=1, help="hours of traffic (default 1)")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=5.0,
+        help="mean requests per simulated second (default 5); sent as fast as the bidder answers",
+    )
+    parser.add_argument(
+        "--concurrency", type=int, default=16, help="HTTP requests in flight at most (default 16)"
+    )
+    parser.add_argument(
+        "--truth", type=Path, default=None, help="truth folder (default: $BIDLAKE_HOME/truth)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from simulator.replay import ReplayConfig, ReplayError, replay
+    from simulator.run import parse_start
+    from simulator.summary import render_replay_summary
+
+    console = Console(stderr=True)
+    try:
+        config = ReplayConfig(
+            bidder=args.bidder,
+            start=parse_start(args.start),
+            hours=args.hours,
+            rate=args.rate,
+            seed=args.seed,
+            truth=args.truth,
+            concurrency=args.concurrency,
+        )
+        config.validate()
+    except ValueError as exc:
+        console.print(f"[red]bidlake replay: {exc}[/red]")
+        return 2
+    with Progress(
+        TextColumn("[bold]replay[/bold] {task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} min"),
+        TextColumn("{task.fields[requests]:,} requests"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(
+            f"seed {config.seed} -> {config.bidder}", total=config.hours * 60, requests=0
+        )
+
+        def report(done: int, total: int, requests: int) -> None:
+            progress.update(task, completed=done, requests=requests)
+
+        try:
+            summary = replay(config, progress=report)
+        except ReplayError as exc:
+            console.print(f"[red]bidlake replay: {exc}[/red]")
+            return 1
+    Console().print(render_replay_summary(summary))
+    return 0
