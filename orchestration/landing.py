@@ -6,8 +6,7 @@ name is the writer's hour, and it is what an hourly raw partition means to Dagst
 log files of that hour". The records inside still go to the lake partition of their own
 event_time (ingest decides that), so a late event is never lost by this grouping.
 
-A file whose name has no readable hour (a foreign writer) is grouped by its modification
-time, so it is still ingested — and ingest then reports what is wrong with it, if anything.
+`hour_of` says exactly which hour a file belongs to.
 """
 
 from __future__ import annotations
@@ -37,17 +36,31 @@ def closed_log_files(landing: Path) -> Iterator[Path]:
 
 
 def hour_of(path: Path) -> str:
-    """The hourly partition key a log file belongs to (see the module docstring)."""
-    match = _NAME.search(path.name)
-    if match:
-        try:
-            moment = datetime.strptime(match["day"] + match["hour"], "%Y%m%d%H").replace(tzinfo=UTC)
-        except ValueError:
-            moment = None
-        if moment is not None:
-            return moment.strftime(HOUR_KEY_FORMAT)
-    moment = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
-    return moment.replace(minute=0, second=0, microsecond=0).strftime(HOUR_KEY_FORMAT)
+    """The hourly partition key a log file belongs to: the hour in its name, but never
+    later than the hour it landed (its modification time).
+
+    The cap matters for writers that log ahead of the clock — the simulator writes the
+    future conversions of a window's last clicks into files of their own (later) hours —
+    because a partition key after the current hour does not exist yet. A file without a
+    readable hour in its name (a foreign writer) is grouped by its modification time, so it
+    is still ingested, and ingest reports what is wrong with it, if anything.
+    """
+    landed = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC).replace(
+        minute=0, second=0, microsecond=0
+    )
+    named = _named_hour(path.name)
+    moment = landed if named is None else min(named, landed)
+    return moment.strftime(HOUR_KEY_FORMAT)
+
+
+def _named_hour(name: str) -> datetime | None:
+    match = _NAME.search(name)
+    if not match:
+        return None
+    try:
+        return datetime.strptime(match["day"] + match["hour"], "%Y%m%d%H").replace(tzinfo=UTC)
+    except ValueError:
+        return None
 
 
 def by_hour(paths: Iterable[Path]) -> dict[str, list[Path]]:

@@ -1,0 +1,1 @@
+"""Asset definitions, one module per part of the platform they drive."""

@@ -1,0 +1,134 @@
+"""Every dbt model as a Dagster asset (dagster-dbt), and the reporting export.
+
+One `@dbt_assets` definition covers the whole project; one translator decides keys and
+groups:
+
+- a dbt *source* over the raw lake is the raw asset Dagster's ingest produces, key
+  `raw/<event_type>` (so lineage runs landing → raw → staging → marts → models);
+- a *model* gets dagster-dbt's default key, its custom schema then its name
+  (`staging/stg_tracker__impressions`, `reporting/rpt_campaign_daily`);
+- its *group* is the model's custom schema when dbt_project.yml sets one per folder —
+  literally the rule dbt uses to place it — else its layer folder (`staging`,
+  `intermediate`) or, under `marts/`, its area (`reporting`, `features`).
+
+dbt tests become asset checks on the models they test (dagster-dbt's default), so a failing
+`unique` or `assert_clicks_le_impressions` shows on the asset in the UI.
+
+The models are partitioned by day. A run over one day or a range of days is one
+`dbt build` with `--vars {window_start, window_end}` (ISO-8601 UTC, end exclusive): the
+incremental models (re)build that window plus their late-event lookback. Holding the
+warehouse pool for the whole step (dbt build, then publishing the read-only catalog) is
+what keeps the DuckDB file to one writer (see `orchestration.pools`).
+"""
+
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, BackfillPolicy
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+
+from ingest.contract import EVENT_TYPES
+from orchestration import pools
+from orchestration.assets.lake import RAW_GROUP, raw_key
+from orchestration.dbt_project import BUILD_TARGET
+from orchestration.partitions import DAILY, dbt_window_vars
+from orchestration.resources import PlatformResource
+
+
+class BidlakeTranslator(DagsterDbtTranslator):
+    """Keys and groups for the dbt project; see the module docstring for the rules."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            event_type = _source_event_type(dbt_resource_props)
+            if event_type is not None:
+                return raw_key(event_type)
+        return super().get_asset_key(dbt_resource_props)
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] == "source":
+            return RAW_GROUP
+        schema = (dbt_resource_props.get("config") or {}).get("schema")
+        if schema:
+            return str(schema)
+        return folder_group(dbt_resource_props.get("fqn") or [])
+
+
+def folder_group(fqn: list[str]) -> str | None:
+    """`[project, "staging", src, model]` → staging; `[project, "marts", "reporting", m]` →
+    reporting; a model at the top of `models/` has no group (Dagster's default)."""
+    folders = fqn[1:-1]
+    if not folders:
+        return None
+    if folders[0] == "marts" and len(folders) > 1:
+        return folders[1]
+    return folders[0]
+
+
+def _source_event_type(props: Mapping[str, Any]) -> str | None:
+    """The event type a dbt source table reads, from its meta or its name, if any."""
+    meta = props.get("meta") or {}
+    explicit = (meta.get("dagster") or {}).get("asset_key")
+    if explicit and len(explicit) == 2 and explicit[0] == "raw":
+        return str(explicit[1])
+    for candidate in (props.get("name"), props.get("identifier")):
+        if not candidate:
+            continue
+        for name in (candidate, candidate.removesuffix("s")):
+            if name in EVENT_TYPES:
+                return name
+    return None
+
+
+TRANSLATOR = BidlakeTranslator()
+
+
+def build_dbt_assets(dbt_project: DbtProject) -> AssetsDefinition:
+    """The `@dbt_assets` definition for `dbt_project` (its manifest must be prepared)."""
+
+    @dbt_assets(
+        manifest=dbt_project.manifest_path,
+        project=dbt_project,
+        dagster_dbt_translator=TRANSLATOR,
+        name="warehouse_dbt_models",
+        partitions_def=DAILY,
+        backfill_policy=BackfillPolicy.single_run(),
+        pool=pools.WAREHOUSE,
+    )
+    def warehouse_dbt_models(
+        context: AssetExecutionContext, dbt: DbtCliResource, platform: PlatformResource
+    ) -> Iterator[Any]:
+        """dbt build of the selected models for the partition window, then catalog publication.
+
+        Grain: one run = one `dbt build` over the window of the selected day(s).
+        Inputs: the raw lake (Parquet, read through the sources), previous model state.
+        Cost: dbt start-up and parse (seconds) plus the incremental work of the window —
+        about a day's worth per day, not the whole history. Holds the warehouse pool.
+        """
+        args = ["build", "--vars", json.dumps(dbt_window_vars(context.partition_time_window))]
+        if platform.target:
+            args += ["--target", platform.target]
+        invocation = dbt.cli(args, context=context, target_path=BUILD_TARGET)
+        yield from invocation.stream()
+        # Publication after a fully successful build only: `stream()` raised above if any
+        # model or error-severity test failed, so analysts keep the last good catalog.
+        published = publish_catalog()
+        context.log.info(f"published read-only catalog {published}")
+
+    return warehouse_dbt_models
+
+
+def publish_catalog() -> object:
+    """Publish the read-only analyst catalog from the freshly built warehouse."""
+    from bidlake.warehouse import catalog
+
+    return catalog.publish()
+
+
+def model_key(dbt_models: AssetsDefinition, model_name: str) -> AssetKey:
+    """The asset key of dbt model `model_name` (keys carry the model's schema prefix)."""
+    for key in dbt_models.keys:
+        if key.path[-1] == model_name:
+            return key
+    raise KeyError(f"no dbt model named {model_name!r} in the manifest")
