@@ -2,12 +2,12 @@
 
 `load_examples(con, task, spec)` reads one model's mart through any DuckDB connection
 (the published read-only catalog in production, an in-memory database in tests) and
-returns an Arrow table of: the raw bid-time fields the spec reads, `bid_id`, the event
-time in ms (`event_ms`), the UTC day (`day`, "YYYY-MM-DD") and the 0/1 `label`. Rows are
-ordered by time then id, so a run over the same data is reproducible (downsampling
-draws, the fingerprint). For CVR, only rows whose label is mature are read: a click
-younger than the attribution window may still convert, and counting it as a negative
-would bias the model low.
+returns an Arrow table of: the raw bid-time fields (`features.RAW_FIELDS`; those the spec
+reads are required), `bid_id`, the event time in ms (`event_ms`), the UTC day (`day`,
+"YYYY-MM-DD") and the 0/1 `label`. Rows are ordered by time then id, so a run over the
+same data is reproducible (downsampling draws, the fingerprint). For CVR, only rows
+whose label is mature are read: a click younger than the attribution window may still
+convert, and counting it as a negative would bias the model low.
 
 `load_truth(bid_ids, column, folder)` joins the simulator's truth (p_click or
 p_conversion) to rows by bid_id, NaN where the truth has no row.
@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from ml.features import FeatureSpec
+from ml.features import RAW_FIELDS, FeatureSpec
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,10 @@ def load_examples(con: Any, task: Task, spec: FeatureSpec) -> pa.Table:
     missing = sorted(needed - available)
     if missing:
         raise DataError(f"feature mart {task.table!r} lacks columns {missing}")
-    fields = ", ".join(_quote(f) for f in spec.raw_fields)
+    # Every bid-time field the mart has, not only the spec's: the gate scores the current
+    # model, whose spec may read fields the new one does not, on these same rows.
+    read = [f for f in RAW_FIELDS if f in available]
+    fields = ", ".join(_quote(f) for f in read)
     where = f"WHERE {_quote(task.mature_column)}" if task.mature_column else ""
     query = f"""
         SELECT

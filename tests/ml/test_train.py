@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from ml.data import TASKS, DataError, load_examples, load_truth
-from ml.features import default_spec
+from ml.features import RAW_FIELDS, default_spec
 from ml.synthetic import Synthetic, write_truth
 from ml.train import TrainConfig, Training, auto_negative_rate, correct, time_split, train
 
@@ -121,7 +121,7 @@ def test_examples_carry_no_post_auction_column(con: duckdb.DuckDBPyConnection) -
     con.execute("ALTER TABLE ftr_ctr_training ADD COLUMN clearing_price_micros BIGINT DEFAULT 1")
     spec = default_spec()
     table = load_examples(con, TASKS["ctr"], spec)
-    assert set(table.column_names) == {"bid_id", "event_ms", "day", "label", *spec.raw_fields}
+    assert set(table.column_names) == {"bid_id", "event_ms", "day", "label", *RAW_FIELDS}
 
 
 def test_missing_mart_or_columns_are_named() -> None:
