@@ -125,3 +125,12 @@ def test_unknown_model_and_missing_catalog(home: Path) -> None:
         train_and_export("roi")
     with pytest.raises(DataError, match="catalog"):
         train_and_export("ctr")  # nothing published in a fresh home
+
+
+def test_gate_scores_a_current_model_with_another_spec(
+    home: Path, small_con: duckdb.DuckDBPyConnection
+) -> None:
+    first = train_and_export("ctr", con=small_con, config=TrainConfig(c_grid=(0.3,), hash_bits=16))
+    second = train_and_export("ctr", con=small_con, config=CONFIG, now_ms=2_000_000_000_000)
+    # The current model is re-scored with its own 2**16-bucket spec on the same holdout.
+    assert second.gate.current_log_loss == pytest.approx(first.model_metrics["log_loss"], rel=1e-9)
