@@ -146,14 +146,22 @@ def _watch(args: argparse.Namespace, landing: Path, console: Console) -> int:
 
     previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
     code = 0
+    told: set[str] = set()
     last_compaction = time.monotonic()
     console.print(f"watching {landing} every {args.interval:g}s (Ctrl-C to stop)")
     try:
         while not stop.is_set():
             if landing.exists():
                 report = ingest(landing, **_ingest_kwargs(args))  # type: ignore[arg-type]
-                new = [s for s in report.sources if s.status != "already_ingested"]
-                if new:
+                # An unreadable file is retried every poll; say so once, not every time.
+                failed = {str(s.path) for s in report.sources if s.status == "failed"}
+                news = [
+                    s
+                    for s in report.sources
+                    if s.status not in ("already_ingested", "failed") or str(s.path) not in told
+                ]
+                told |= failed
+                if news:
                     _print_report(console, report, landing, brief=True)
                 if report.exit_code:
                     code = report.exit_code

@@ -228,6 +228,7 @@ class Job:
     data: bytes  # whole lines, each ending in "\n"
     first_line: int  # 1-based number of the first line in the file
     offset: int  # byte offset of `data` in the decompressed file
+    lines: int = 1  # number of lines in `data`
     tail: bool = False  # True: `data` is the file's last line, without its newline
 
 
@@ -261,17 +262,19 @@ class JsonlDecoder:
                 carry = data  # one very long line so far
                 continue
             chunk, carry = data[:cut], data[cut:]
-            yield Job(chunk, line_no, offset)
-            line_no += chunk.count(b"\n")
+            lines = chunk.count(b"\n")
+            yield Job(chunk, line_no, offset, lines)
+            line_no += lines
             offset += len(chunk)
         if carry:
             cut = carry.rfind(b"\n") + 1
             if cut:
-                yield Job(carry[:cut], line_no, offset)
-                line_no += carry.count(b"\n", 0, cut)
+                lines = carry.count(b"\n", 0, cut)
+                yield Job(carry[:cut], line_no, offset, lines)
+                line_no += lines
                 offset += cut
             if cut < len(carry):
-                yield Job(carry[cut:], line_no, offset, tail=True)
+                yield Job(carry[cut:], line_no, offset, 1, tail=True)
 
     def _sniff(self, first_line: bytes) -> None:
         """Read int columns as strings when this writer writes them as strings."""
@@ -295,7 +298,7 @@ class JsonlDecoder:
         if job.tail:
             return self._decode_tail(job)
         data = job.data
-        n = data.count(b"\n")
+        n = job.lines
         bounds: np.ndarray | None = None  # line start offsets, then the end
 
         def line_bounds() -> np.ndarray:

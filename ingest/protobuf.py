@@ -70,22 +70,25 @@ class Job:
     tail: bool = False  # True: `data` is the cut-off rest of the file (one reject)
 
 
-def _frame_bounds(buf: bytes, pos: int, limit: int) -> tuple[list[int], list[int], int]:
-    """Walk length prefixes from `pos`: body starts/ends of complete frames, stop offset.
+def _frame_bounds(buf: bytes) -> tuple[list[int], list[int], int]:
+    """Walk the length prefixes of `buf`: body starts/ends of complete frames, stop offset.
 
     Sequential by nature (each frame's start depends on the previous length), so it is a
-    tight Python loop: ~0.3 µs per frame, with 1- and 2-byte prefixes inlined.
+    tight Python loop: ~0.4 µs per frame, with 1- and 2-byte prefixes inlined. The stop
+    offset is where the first incomplete frame (to be continued in the next block) begins.
     """
     starts: list[int] = []
     ends: list[int] = []
     add_start, add_end = starts.append, ends.append
-    end = len(buf)
-    while pos < end and len(starts) < limit:
+    pos, end = 0, len(buf)
+    while pos < end:
         b = buf[pos]
         if b < 0x80:
-            length, body = b, pos + 1
+            body = pos + 1
+            stop = body + b
         elif pos + 1 < end and buf[pos + 1] < 0x80:
-            length, body = (b & 0x7F) | (buf[pos + 1] << 7), pos + 2
+            body = pos + 2
+            stop = body + ((b & 0x7F) | (buf[pos + 1] << 7))
         else:
             length, shift, body = 0, 0, pos
             while True:
@@ -97,11 +100,12 @@ def _frame_bounds(buf: bytes, pos: int, limit: int) -> tuple[list[int], list[int
                 if byte < 0x80:
                     break
                 shift += 7
-        if body + length > end:
+            stop = body + length
+        if stop > end:
             break  # the frame is not complete in this buffer
         add_start(body)
-        add_end(body + length)
-        pos = body + length
+        add_end(stop)
+        pos = stop
     return starts, ends, pos
 
 
@@ -111,25 +115,20 @@ def frame_jobs(blocks: Iterator[bytes], chunk_messages: int = CHUNK_MESSAGES) ->
     frame_no, offset = 1, 0
     for block in blocks:
         data = carry + block if carry else block
-        pos = 0
-        while True:
-            starts, ends, stop = _frame_bounds(data, pos, chunk_messages)
-            if not starts:
-                break
-            lo = pos
+        starts_list, ends_list, stop = _frame_bounds(data)
+        starts = np.asarray(starts_list, dtype=np.int64)
+        ends = np.asarray(ends_list, dtype=np.int64)
+        lo = 0  # the job's first byte: the first frame's length prefix
+        for first in range(0, len(starts), chunk_messages):
+            last = min(first + chunk_messages, len(starts))
+            hi = int(ends[last - 1])
             yield Job(
-                data[lo:stop],
-                np.asarray(starts, dtype=np.int64) - lo,
-                np.asarray(ends, dtype=np.int64) - lo,
-                frame_no,
-                offset + lo,
+                data[lo:hi], starts[first:last] - lo, ends[first:last] - lo, frame_no, offset + lo
             )
-            frame_no += len(starts)
-            pos = stop
-            if len(starts) < chunk_messages:
-                break
-        carry = data[pos:]
-        offset += pos
+            frame_no += last - first
+            lo = hi
+        carry = data[stop:]
+        offset += stop
     if carry:
         yield Job(carry, np.zeros(0, np.int64), np.zeros(0, np.int64), frame_no, offset, tail=True)
 

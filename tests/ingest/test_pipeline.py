@@ -321,3 +321,47 @@ def test_ledger_entries_are_plain_json_with_counts(home: Path, tmp_path: Path) -
         "duplicates": 0,
     }
     assert len(source["sha256"]) == 64
+
+
+def test_every_error_code_is_reachable_and_lands_in_quarantine(home: Path, tmp_path: Path) -> None:
+    from ingest.errors import FILE_CODES, RECORD_CODES
+
+    landing = tmp_path / "landing"
+    click = orjson.dumps(event("click", 1))
+    land(
+        landing,
+        "click",
+        [
+            b"<html>502</html>",  # malformed_json
+            b"[1, 2]",  # not_an_object
+            b'{"event_id": "\xff"}',  # invalid_utf8
+            orjson.dumps(event("click", 2, referrer="x")),  # unknown_field
+            orjson.dumps(event("click", 3, bid_id=5)),  # wrong_type
+            orjson.dumps(event("click", 4, bid_id="")),  # missing_required
+            orjson.dumps(event("click", 5, event_time=1_767_571_200)),  # bad_event_time
+        ],
+    )
+    land(landing, "bid", [event("bid", 1, pctr=2.0)], writer_id="w2")  # out_of_range
+    land(
+        landing, "bid_request", [event("bid_request", 1, os="beos")], writer_id="w3"
+    )  # unknown_value
+    land(landing, "impression", [b"\x00garbage"], "protobuf", writer_id="w4")  # malformed_protobuf
+    cut = landing / "click" / "w5-20260105T00-000000.jsonl"
+    cut.write_bytes(click + b"\n" + click[:20])  # truncated_record
+    damaged = landing / "click" / "w6-20260105T00-000000.jsonl.gz"
+    damaged.write_bytes(gzip.compress(click + b"\n") + b"not gzip")  # corrupt_stream
+    (landing / "click" / "w7-20260105T00-000000.pb").write_bytes(click + b"\n")  # format_mismatch
+    (landing / "clicks").mkdir()
+    (landing / "clicks" / "w8.jsonl").write_bytes(click + b"\n")  # unknown_event_type
+    (landing / "click" / "w9.csv").write_bytes(b"a,b\n")  # unknown_format
+    (landing / "click" / "w10.jsonl").symlink_to(tmp_path / "nothing")  # unreadable
+
+    report = ingest(landing)
+    codes = set(quarantine_table(home)["error_code"].to_pylist())
+    assert codes == {str(c) for c in RECORD_CODES | FILE_CODES} - {"unreadable"}
+    (failed,) = [s for s in report.sources if s.status == "failed"]
+    assert failed.error_code == "unreadable" and "w10.jsonl" in failed.message
+    assert all(s.accounted for s in report.sources if s.status != "failed")
+    # The good line of w5 and of w6 is the same event: one raw row, one duplicate.
+    assert lake_table(home, "click").num_rows == 1
+    assert report.totals()["duplicates"] == 1
