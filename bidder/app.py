@@ -52,6 +52,7 @@ class BidderApp:
     ) -> None:
         self.settings = settings or Settings.from_env()
         self.bidder = Bidder(self.settings, clock)
+        self._exchanges: dict[bytes, str] = {}
         self._get = {
             "/healthz": self._healthz,
             "/readyz": self._readyz,
@@ -169,10 +170,14 @@ class BidderApp:
         if not body:
             return bad_request("empty body: expected an OpenRTB BidRequest JSON object")
         query = scope.get("query_string", b"")
-        exchange = ""
-        if query:
+        exchange = self._exchanges.get(query) if query else ""
+        if exchange is None:
+            # An exchange calls with the same query string every time: parse it once.
             values = parse_qs(query.decode("latin-1")).get("exchange")
             exchange = values[0] if values else ""
+            if len(self._exchanges) >= 1024:  # bounded: junk query strings cannot grow it
+                self._exchanges.clear()
+            self._exchanges[query] = exchange
         return await self.bidder.bid(body, exchange, t0)
 
     async def _healthz(self, scope: Scope, receive: Receive) -> Answer:

@@ -107,12 +107,42 @@ class BudgetStore:
         return (now_ms - self.ttl_ms) // BUCKET_MS + 1
 
 
+class _Buckets:
+    """One campaign-day's reservations in time buckets, with their running total, so the
+    hot path reads the live sum in O(1) and expires whole buckets as time moves on."""
+
+    __slots__ = ("amounts", "first_live", "total")
+
+    def __init__(self) -> None:
+        self.amounts: dict[int, int] = {}
+        self.total = 0
+        self.first_live = 0
+
+    def live(self, first: int) -> int:
+        if first > self.first_live:
+            for bucket in [b for b in self.amounts if b < first]:
+                self.total -= self.amounts.pop(bucket)
+            self.first_live = first
+        return self.total
+
+    def add(self, bucket: int, amount: int) -> None:
+        self.amounts[bucket] = self.amounts.get(bucket, 0) + amount
+        self.total += amount
+
+    def take(self, bucket: int, amount: int) -> None:
+        held = self.amounts.get(bucket)
+        if held:
+            taken = min(held, amount)
+            self.amounts[bucket] = held - taken
+            self.total -= taken
+
+
 class MemoryStore(BudgetStore):
     def __init__(self, reservation_ttl_s: int = 60, win_dedupe_s: int = 900) -> None:
         self.ttl_ms = reservation_ttl_s * 1000
         self.dedupe_ms = win_dedupe_s * 1000
         self._spent: dict[tuple[str, int], int] = {}
-        self._reserved: dict[tuple[str, int], dict[int, int]] = {}
+        self._reserved: dict[tuple[str, int], _Buckets] = {}
         self._freq: dict[tuple[int, str, str], int] = {}
         self._freq_day = -1
         self._wins: set[str] = set()
@@ -123,13 +153,7 @@ class MemoryStore(BudgetStore):
 
     def _live_reserved(self, key: tuple[str, int], now_ms: int) -> int:
         buckets = self._reserved.get(key)
-        if not buckets:
-            return 0
-        first = self._first_bucket(now_ms)
-        stale = [b for b in buckets if b < first]
-        for b in stale:
-            del buckets[b]
-        return sum(buckets.values())
+        return 0 if buckets is None else buckets.live(self._first_bucket(now_ms))
 
     def committed(self, campaign_id: str, now_ms: int) -> int:
         key = (campaign_id, day_of(now_ms))
@@ -172,14 +196,16 @@ class MemoryStore(BudgetStore):
         if self._spent.get(key, 0) + self._live_reserved(key, now_ms) >= limit:
             return _limit_reason(limit, budget), None
         bucket = now_ms // BUCKET_MS
-        buckets = self._reserved.setdefault(key, {})
-        buckets[bucket] = buckets.get(bucket, 0) + amount
+        buckets = self._reserved.get(key)
+        if buckets is None:
+            buckets = self._reserved[key] = _Buckets()
+        buckets.add(bucket, amount)
         return OK, Reservation(campaign_id, day, bucket, amount)
 
     async def release(self, reservation: Reservation) -> None:
         buckets = self._reserved.get((reservation.campaign_id, reservation.day))
-        if buckets and reservation.bucket in buckets:
-            buckets[reservation.bucket] = max(0, buckets[reservation.bucket] - reservation.amount)
+        if buckets is not None:
+            buckets.take(reservation.bucket, reservation.amount)
 
     async def record_win(
         self,
@@ -200,9 +226,8 @@ class MemoryStore(BudgetStore):
         key = (campaign_id, day)
         self._spent[key] = self._spent.get(key, 0) + spend
         buckets = self._reserved.get(key)
-        bucket = bid_time_ms // BUCKET_MS
-        if buckets and bucket in buckets:
-            buckets[bucket] = max(0, buckets[bucket] - reserved)
+        if buckets is not None:
+            buckets.take(bid_time_ms // BUCKET_MS, reserved)
         if user_id:
             if day > self._freq_day:  # a new day: yesterday's counts can go
                 self._freq = {k: v for k, v in self._freq.items() if k[0] >= day}

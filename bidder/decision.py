@@ -42,6 +42,7 @@ from bidder.models import Models
 from bidder.openrtb import BidRequest, Deal, Imp, normalize_domain
 from bidder.pacing import Pacer
 from bidlake.campaigns import Campaign, Creative
+from ml.scorer import ScoringModel
 
 log = logging.getLogger("bidder.decision")
 
@@ -80,6 +81,8 @@ class CampaignPlan:
     adomains: frozenset[str]
     blocked_domains: frozenset[str]
     categories: frozenset[str]
+    formats: frozenset[str]
+    banners: tuple[tuple[tuple[int, int], Creative], ...]  # ((w, h), creative)
 
     @classmethod
     def of(cls, campaign: Campaign, budget_share: float = 1.0) -> CampaignPlan:
@@ -95,6 +98,8 @@ class CampaignPlan:
                 normalize_domain(d) for d in campaign.targeting.blocked_domains
             ),
             categories=frozenset(campaign.categories),
+            formats=frozenset(creatives),
+            banners=tuple(((c.width, c.height), c) for c in creatives.get("banner", ())),
         )
 
 
@@ -112,6 +117,7 @@ class Priced:
     value_micros: int  # expected value per mille before pacing and caps (ranks equal prices)
     deal_id: str
     model_version: str
+    limit: int  # what the campaign may have committed by now (pacing allowance)
 
 
 @dataclass(slots=True)
@@ -122,6 +128,27 @@ class ImpDecision:
     reason: str = ""
     reservation: Reservation | None = None
     extra: dict[str, object] = field(default_factory=dict)
+
+
+def _fit(plan: CampaignPlan, imp: Imp, formats: tuple[str, ...]) -> tuple | None:
+    """(creative, format, slot size) of the campaign's first creative that fits the imp,
+    trying the imp's formats in order; None when none fits."""
+    for fmt in formats:
+        if fmt == "banner":
+            sizes = imp.banner_size_set
+            for size, creative in plan.banners:
+                if size in sizes:
+                    return creative, fmt, size
+            if imp.banner_range is not None:
+                for size, creative in plan.banners:
+                    if imp.fits(fmt, size[0], size[1]) is not None:
+                        return creative, fmt, size
+        else:
+            for creative in plan.creatives.get(fmt, ()):
+                slot = imp.fits(fmt, creative.width, creative.height)
+                if slot is not None:
+                    return creative, fmt, slot
+    return None
 
 
 def _domain_blocked(domains: tuple[str, ...], blocked: frozenset[str]) -> bool:
@@ -220,40 +247,37 @@ class Engine:
         decision: ImpDecision,
         req: BidRequest,
         campaign_reasons: list[tuple[CampaignPlan, str]],
-        ctr: object,
-        cvr: object,
+        ctr: ScoringModel | None,
+        cvr: ScoringModel | None,
         now_ms: int,
         deadline: float,
     ) -> None:
         imp = decision.imp
+        formats = imp.formats
         foreign_floor = imp.bidfloor_micros > 0 and imp.bidfloor_currency != self.currency
-        if foreign_floor or not self.formats.intersection(imp.formats):
+        if foreign_floor or self.formats.isdisjoint(formats):
             decision.reason = UNSUPPORTED
             return
         best_stage, best_reason = -1, UNSUPPORTED
         candidates: list[Priced] = []
         user_id = str(req.base["user_id"])
-        formats = imp.formats
         for plan, reason in campaign_reasons:
-            fit = None
-            has_format = False
-            for fmt in formats:
-                for creative in plan.creatives.get(fmt, ()):
-                    has_format = True
-                    size = imp.fits(fmt, creative.width, creative.height)
-                    if size is not None:
-                        fit = (creative, fmt, size)
-                        break
-                if fit is not None:
-                    break
+            if reason == NO_MATCHING:
+                # Targeting already failed: only whether it has the format matters (to
+                # tell "unsupported" from "no match"); skip fitting creatives.
+                stage = 1 if not plan.formats.isdisjoint(formats) else 0
+                if stage > best_stage:
+                    best_stage, best_reason = stage, (NO_MATCHING if stage else UNSUPPORTED)
+                continue
+            fit = _fit(plan, imp, formats)
             if fit is None:
-                reason = NO_MATCHING if has_format else UNSUPPORTED
-            if not reason:
-                reason_or_bid = self._price(plan, fit, decision, imp, user_id, ctr, cvr, now_ms)  # type: ignore[arg-type]
-                if isinstance(reason_or_bid, Priced):
-                    candidates.append(reason_or_bid)
+                reason = NO_MATCHING if not plan.formats.isdisjoint(formats) else UNSUPPORTED
+            elif not reason:
+                priced = self._price(plan, fit, decision, imp, user_id, ctr, cvr, now_ms)
+                if type(priced) is Priced:
+                    candidates.append(priced)
                     continue
-                reason = reason_or_bid
+                reason = priced  # type: ignore[assignment]
             stage = _STAGE[reason]
             if stage > best_stage:
                 best_stage, best_reason = stage, reason
@@ -270,12 +294,11 @@ class Engine:
                 decision.reason = TIMEOUT
                 return
             campaign = candidate.plan.campaign
-            limit = self.pacer.allowance(candidate.plan.budget, now_ms)
             args = (
                 campaign.campaign_id,
                 user_id,
                 candidate.price_micros,
-                limit,
+                candidate.limit,
                 candidate.plan.budget,
                 campaign.frequency_cap_per_day,
                 now_ms,
@@ -307,8 +330,8 @@ class Engine:
         decision: ImpDecision,
         imp: Imp,
         user_id: str,
-        ctr: object,
-        cvr: object,
+        ctr: ScoringModel | None,
+        cvr: ScoringModel | None,
         now_ms: int,
     ) -> Priced | str:
         """Stages 4-7 for one campaign: a priced candidate, or the reason it drops out."""
@@ -325,8 +348,11 @@ class Engine:
             and self._memory.frequency(campaign.campaign_id, user_id, now_ms) >= cap
         ):
             return FREQUENCY_CAP
-        is_cpa = campaign.goal == "cpa"
-        if ctr is None or (is_cpa and cvr is None):
+        if ctr is None:
+            return NO_MODEL
+        cpa_model = cvr if campaign.goal == "cpa" else None
+        is_cpa = cpa_model is not None
+        if campaign.goal == "cpa" and cpa_model is None:
             return NO_MODEL
         creative, fmt, (width, height) = fit
         raw = dict(decision.event)
@@ -336,8 +362,8 @@ class Engine:
         raw["ad_width"] = width
         raw["ad_height"] = height
         try:
-            pctr = ctr.predict(raw)  # type: ignore[attr-defined]
-            pcvr = cvr.predict(raw) if is_cpa else 0.0  # type: ignore[attr-defined]
+            pctr = ctr.predict(raw)
+            pcvr = cpa_model.predict(raw) if cpa_model is not None else 0.0
         except ValueError as exc:  # a value the model's transforms refuse
             log.warning("scoring failed for %s: %s", decision.event["event_id"], exc)
             return NO_MODEL
@@ -359,9 +385,9 @@ class Engine:
         if not deal_id and price < imp.bidfloor_micros:
             return BELOW_FLOOR
         version = (
-            f"ctr:{ctr.version};cvr:{cvr.version}"  # type: ignore[attr-defined]
-            if is_cpa
-            else f"ctr:{ctr.version}"  # type: ignore[attr-defined]
+            f"ctr:{ctr.version};cvr:{cpa_model.version}"
+            if cpa_model is not None
+            else f"ctr:{ctr.version}"
         )
         return Priced(
             plan,
@@ -376,6 +402,7 @@ class Engine:
             value_cpm,
             deal_id,
             version,
+            limit,
         )
 
     def _eligible_deals(self, imp: Imp, plan: CampaignPlan) -> list[Deal]:

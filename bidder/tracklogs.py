@@ -4,8 +4,9 @@ Files are written by `ingest.tracklog.TrackingLogWriter` (the format and naming 
 ingest contract, INTERFACES.md). This module adds what a long-running server needs:
 
 - rotation: every open file is closed (published to ingest, by rename) every
-  `rotate_s` seconds and when its hour ends, so events are in the lake minutes after they
-  happen, not at the end of the hour;
+  `rotate_s` seconds and when the hour changes, so events reach the lake minutes after
+  they happen, not at the end of the hour; the closing (with its fsyncs) runs in a worker
+  thread, off the event loop;
 - flushing: userspace buffers (up to `ingest.tracklog.BUFFER_BYTES`, 1 MiB per open file)
   go to the OS every `flush_s` seconds (gzip streams sync-flushed, so what is on disk
   decompresses on its own);
@@ -36,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from ingest.tracklog import INPROGRESS_SUFFIX, TrackingLogWriter
+from ingest.tracklog import HOUR_MS, INPROGRESS_SUFFIX, TrackingLogWriter
 
 log = logging.getLogger("bidder.tracklogs")
 
@@ -57,7 +58,14 @@ class Salvaged:
 
 
 class BidderLogs:
-    """The tracking-log writer of one bidder process (not thread-safe: the event loop's)."""
+    """The tracking-log writer of one bidder process (not thread-safe: the event loop's).
+
+    Rotation swaps in a fresh `TrackingLogWriter` and hands the retired one back to the
+    caller, who closes it in a worker thread: closing fsyncs every file, which can take
+    milliseconds, and must not stall the event loop that answers bid requests. Each
+    writer generation has its own id, `<writer_id>.<generation>`, so the new writer's
+    file names never collide with the files the retired one is still closing.
+    """
 
     def __init__(
         self,
@@ -72,15 +80,13 @@ class BidderLogs:
     ) -> None:
         self.landing = Path(landing)
         self.writer_id = writer_id
+        self.fmt = fmt
+        self.compress = compress
+        self.max_events_per_file = max_events_per_file
         self.rotate_ms = int(rotate_s * 1000)
         self.flush_ms = int(flush_s * 1000)
-        self.writer = TrackingLogWriter(
-            self.landing,
-            writer_id,
-            fmt=fmt,  # type: ignore[arg-type]
-            compress=compress,
-            max_events_per_file=max_events_per_file,
-        )
+        self.generation = 0
+        self.writer = self._next_writer()
         self.events: dict[str, int] = {}
         self.files_published = 0
         self.salvaged: list[Salvaged] = []
@@ -88,6 +94,17 @@ class BidderLogs:
         self._lock_path = self.landing / LOCK_DIR / f"{writer_id}.lock"
         self._last_rotate_ms = 0
         self._last_flush_ms = 0
+        self._hour = -1
+
+    def _next_writer(self) -> TrackingLogWriter:
+        self.generation += 1
+        return TrackingLogWriter(
+            self.landing,
+            f"{self.writer_id}.{self.generation}",
+            fmt=self.fmt,  # type: ignore[arg-type]
+            compress=self.compress,
+            max_events_per_file=self.max_events_per_file,
+        )
 
     def open(self, now_ms: int | None = None) -> None:
         """Take this writer's lock, then salvage what dead writers left behind."""
@@ -105,30 +122,37 @@ class BidderLogs:
         self.salvaged = salvage_dead_writers(self.landing, own=self.writer_id)
         now = now_ms if now_ms is not None else time.time_ns() // 1_000_000
         self._last_rotate_ms = self._last_flush_ms = now
+        self._hour = now // HOUR_MS
 
     def write(self, event_type: str, event: dict[str, object]) -> None:
         self.writer.write(event_type, event)
         self.events[event_type] = self.events.get(event_type, 0) + 1
 
-    def tick(self, now_ms: int) -> None:
-        """Periodic upkeep (about once a second): flush, rotate, close ended hours."""
-        if now_ms - self._last_rotate_ms >= self.rotate_ms:
-            self._last_rotate_ms = now_ms
-            self._published(self.writer.close())
-        else:
-            self._published(self.writer.close_hours_before(now_ms))
+    def tick(self, now_ms: int) -> TrackingLogWriter | None:
+        """Periodic upkeep (about once a second): flush, and rotate when `rotate_s` has
+        passed or the hour changed. Returns the retired writer, which the caller must
+        `retire()` (in a thread) to publish its files."""
+        hour = now_ms // HOUR_MS
+        if now_ms - self._last_rotate_ms >= self.rotate_ms or hour != self._hour:
+            self._last_rotate_ms, self._hour = now_ms, hour
+            retired, self.writer = self.writer, self._next_writer()
+            return retired
         if now_ms - self._last_flush_ms >= self.flush_ms:
             self._last_flush_ms = now_ms
             self.writer.flush()
+        return None
 
-    def _published(self, paths: list[Path]) -> None:
-        self.files_published += len(paths)
-        # The writer remembers every file it closed; a server running for weeks must not.
-        self.writer.closed_files.clear()
+    def retire(self, writer: TrackingLogWriter) -> list[Path]:
+        """Close a retired writer: flush, fsync and publish its files. Thread-safe for a
+        writer that `tick()` returned, since nothing else uses it any more."""
+        published = writer.close()
+        self.files_published += len(published)
+        return published
 
     def close(self) -> None:
         """Publish every open file and release the lock (clean shutdown)."""
-        self._published(self.writer.close())
+        self.retire(self.writer)
+        self.writer = self._next_writer()
         if self._lock is not None:
             with contextlib.suppress(FileNotFoundError):
                 self._lock_path.unlink()
@@ -136,8 +160,7 @@ class BidderLogs:
             self._lock = None
 
     def abandon(self) -> None:
-        """What a crash does (tests): drop buffers, keep in-progress files, free the lock."""
-        self.writer.abandon()
+        """Release the lock without publishing (tests of what a crash leaves)."""
         if self._lock is not None:
             self._lock.close()
             self._lock = None
@@ -190,7 +213,8 @@ def _salvage_writer(landing: Path, writer_id: str) -> list[Salvaged]:
     for folder in sorted(p for p in landing.iterdir() if p.is_dir()):
         for path in sorted(folder.glob(f".*{INPROGRESS_SUFFIX}")):
             match = _INPROGRESS.match(path.name)
-            if match and match["writer"] == writer_id:
+            writer = match["writer"] if match else ""
+            if writer == writer_id or writer.rpartition(".")[0] == writer_id:
                 with contextlib.suppress(FileNotFoundError):
                     out.append(salvage_file(path))
     return out

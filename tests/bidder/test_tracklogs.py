@@ -34,19 +34,26 @@ def in_progress(landing: Path, event_type: str = "click") -> list[Path]:
     return sorted((landing / event_type).glob(f".*{INPROGRESS_SUFFIX}"))
 
 
-def test_files_are_published_every_rotation_interval_and_at_hour_end(tmp_path: Path) -> None:
+def test_files_are_published_every_rotation_interval_and_when_the_hour_changes(
+    tmp_path: Path,
+) -> None:
     logs = BidderLogs(tmp_path, "w1", rotate_s=60)
     logs.open(now_ms=T0)
     logs.write("click", click(1))
-    logs.tick(T0 + 30_000)
-    assert published(tmp_path) == []
-    logs.tick(T0 + 61_000)
-    assert [p.name for p in published(tmp_path)] == ["w1-20260105T10-000000.jsonl"]
-    logs.write("click", click(2, T0 + 62_000))
-    logs.tick(iso_ms("2026-01-05T11:00:00Z"))  # the hour ended before the next rotation
-    assert len(published(tmp_path)) == 2
+    assert logs.tick(T0 + 30_000) is None
+    retired = logs.tick(T0 + 61_000)
+    assert retired is not None and retired is not logs.writer
+    logs.write("click", click(2, T0 + 61_500))  # the new generation takes writes at once
+    assert published(tmp_path) == []  # the retired writer's files wait for retire()
+    assert [p.name for p in logs.retire(retired)] == ["w1.1-20260105T10-000000.jsonl"]
+    retired = logs.tick(iso_ms("2026-01-05T11:00:00Z"))  # the hour changed before 60 s
+    assert retired is not None
+    logs.retire(retired)
+    assert [p.name for p in published(tmp_path)] == [
+        "w1.1-20260105T10-000000.jsonl",
+        "w1.2-20260105T10-000000.jsonl",
+    ]
     assert logs.files_published == 2
-    assert logs.writer.closed_files == []  # a long-running server keeps no list of them
     logs.close()
 
 
@@ -101,7 +108,7 @@ def test_a_crashed_writers_files_are_salvaged_by_the_next_bidder(tmp_path: Path)
     assert salvaged.records == 3  # c99 was lost with the process: less than flush_s of events
     assert salvaged.dropped_bytes == len(b'{"event_id": "torn", "event_ti')
     assert salvaged.published is not None
-    assert salvaged.published.name == "w-dead-20260105T10-000000.jsonl"
+    assert salvaged.published.name == "w-dead.1-20260105T10-000000.jsonl"
     lines = salvaged.published.read_bytes().splitlines()
     assert [orjson.loads(line)["event_id"] for line in lines] == ["c0", "c1", "c2"]
     assert not (tmp_path / LOCK_DIR / "w-dead.lock").exists()
@@ -124,7 +131,7 @@ def test_a_restart_under_the_same_writer_id_salvages_before_reusing_names(tmp_pa
     again.write("click", click(2))
     again.close()
     names = [p.name for p in published(tmp_path)]
-    assert names == ["w1-20260105T10-000000.jsonl", "w1-20260105T10-000001.jsonl"]
+    assert names == ["w1.1-20260105T10-000000.jsonl", "w1.1-20260105T10-000001.jsonl"]
 
 
 def _frame(message: bytes) -> bytes:

@@ -1,0 +1,42 @@
+"""The baselines the bidder is measured against: the same server stack (uvicorn, httptools,
+uvloop, one worker) answering a constant JSON body — once as a raw ASGI callable (the
+ceiling: HTTP parsing and framing only) and once through Starlette's router, Request and
+Response (what the routing layer alone costs). Both read the request body, as the bidder
+must."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+BODY = b'{"id":"1","seatbid":[{"bid":[{"id":"1","impid":"1","price":1.0}]}]}'
+HEADERS = [(b"content-type", b"application/json"), (b"content-length", str(len(BODY)).encode())]
+
+
+async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            else:
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    more = True
+    while more:
+        message = await receive()
+        more = message.get("more_body", False)
+    await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
+    await send({"type": "http.response.body", "body": BODY})
+
+
+async def _constant(request: Request) -> Response:
+    await request.body()
+    return Response(BODY, media_type="application/json")
+
+
+starlette_app = Starlette(routes=[Route("/openrtb2/bid", _constant, methods=["POST"])])
