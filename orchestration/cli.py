@@ -15,7 +15,12 @@ day to evaluate on, and runs in a few minutes on two cores.
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -48,10 +53,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="tracking-log format (default %(default)s)",
     )
     parser.add_argument(
-        "--replay-minutes",
+        "--replay-hours",
         type=int,
-        default=d.replay_minutes,
-        help="minutes of fresh traffic replayed to the bidder (default %(default)s)",
+        default=d.replay_hours,
+        help="hours of fresh traffic replayed to the bidder (default %(default)s)",
     )
     parser.add_argument(
         "--replay-rate",
@@ -75,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         hours=args.hours,
         rate=args.rate,
         log_format=args.log_format,
-        replay_minutes=args.replay_minutes,
+        replay_hours=args.replay_hours,
         replay_rate=args.replay_rate,
     )
     if settings.hours < 1 or settings.rate <= 0:
@@ -91,7 +96,10 @@ def run(args: argparse.Namespace) -> int:
                 console.print(f"marked {len(recovered)} run(s) of dead processes as failed")
             console.print("loading the Dagster definitions (parses dbt only if it changed) …")
             job = MainJob(instance, settings, on_stage=lambda s: _show(console, s))
-            stages = job.run()
+            output = root / "dagster" / "logs" / f"bidlake-run-{job.main_run_id}.log"
+            console.print(f"raw output of the steps (dbt, simulator, bidder): {output}")
+            with stdout_to(output):
+                stages = job.run()
             main_run_id = job.main_run_id
     except StorageUrlError as exc:
         console.print(f"[red]bidlake run: {exc}[/red]")
@@ -102,6 +110,29 @@ def run(args: argparse.Namespace) -> int:
     console.print(render(stages, main_run_id, total))
     ok = all(s.status in ("succeeded", "skipped") for s in stages)
     return 0 if ok else 1
+
+
+@contextmanager
+def stdout_to(path: Path) -> Iterator[None]:
+    """Send file descriptor 1 to `path` while running the stages.
+
+    dbt, the simulator and the bidder print hundreds of lines to stdout; the terminal
+    gets the compact step log (stderr) and the summary instead. Redirecting the
+    descriptor, not `sys.stdout`, also catches subprocesses; Dagster's own capture of each
+    step's output (the compute logs in the UI) is unaffected.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    saved = os.dup(1)
+    target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        os.dup2(target, 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(target)
 
 
 def _show(console: Console, stage: Stage) -> None:

@@ -16,7 +16,7 @@ from dagster import AssetKey, AssetSelection, Definitions, in_process_executor
 
 from ingest.contract import EVENT_TYPES
 from orchestration import checks, dbt_project, jobs, parts, schedules, sensors
-from orchestration.assets import lake, models, simulation, warehouse
+from orchestration.assets import bidder, lake, models, simulation, warehouse
 from orchestration.console import bidlake_console
 from orchestration.resources import PlatformResource
 
@@ -48,13 +48,18 @@ if parts.available("warehouse"):
             assets.append(models.build_model_assets(name, mart_key))
             model_keys += [models.model_key(name), models.artifact_key(name)]
 
+replay = None
+if model_keys and parts.available("bidder") and parts.available("replay"):
+    assets.append(bidder.bidder_replay)
+    replay = bidder.REPLAY_KEY
+
 job_defs = jobs.build_jobs(
     simulate=simulation.simulated_logs.key if parts.available("simulator") else None,
     raw=raw_keys,
     compaction=lake.COMPACTION_KEY if raw_keys else None,
     dbt=dbt_selection,
     models=model_keys,
-    replay=None,
+    replay=replay,
     export_reporting=None,
 )
 

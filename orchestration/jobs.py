@@ -1,6 +1,7 @@
 """The jobs: one per stage of the platform, each a selection of assets and their checks.
 
-A job's assets share one partitioning, so the stages are separate jobs — hourly ingest,
+A job's assets share one partitioning (Dagster infers it from them), so the stages are
+separate jobs — hourly ingest,
 daily warehouse build, unpartitioned training — and `bidlake run` runs them in order
 (`orchestration.main_job`). The landing sensor starts `ingest_job`, the schedules start
 `build_job`, `train_job` and `compaction_job`; the UI can start any of them or backfill a
@@ -12,8 +13,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from dagster import AssetKey, AssetSelection, define_asset_job
-
-from orchestration.partitions import DAILY, HOURLY
 
 if TYPE_CHECKING:
     from dagster._core.definitions.unresolved_asset_job_definition import (
@@ -54,7 +53,6 @@ def build_jobs(
             define_asset_job(
                 INGEST,
                 selection=AssetSelection.assets(*raw),
-                partitions_def=HOURLY,
                 description="Ingest the closed log files of an hour (or a range) into the "
                 "raw lake, then reconcile the counts.",
             )
@@ -72,7 +70,6 @@ def build_jobs(
             define_asset_job(
                 BUILD,
                 selection=dbt,
-                partitions_def=DAILY,
                 description="dbt build of every model for a day (or a range), its tests as "
                 "checks, then publication of the analysts' read-only catalog.",
             )

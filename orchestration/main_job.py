@@ -54,8 +54,8 @@ class Settings:
     hours: int = 48
     rate: float = 20.0
     log_format: str = "jsonl"
-    replay_minutes: int = 10
-    replay_rate: float = 20.0
+    replay_hours: int = 1
+    replay_rate: float = 5.0
 
 
 @dataclass
@@ -270,7 +270,17 @@ class MainJob:
         self.execute(stage, jobs.TRAIN)
 
     def _replay(self, stage: Stage) -> None:
-        self.execute(stage, jobs.REPLAY)
+        # Fresh traffic: the hours right after the simulated window, another seed.
+        from orchestration.assets.bidder import bidder_replay
+
+        after = datetime.strptime(self._window_hours()[1], "%Y-%m-%d-%H:%M") + timedelta(hours=1)
+        config = {
+            "seed": self.settings.seed + 1,
+            "start": after.strftime("%Y-%m-%dT%H"),
+            "hours": self.settings.replay_hours,
+            "rate": self.settings.replay_rate,
+        }
+        self.execute(stage, jobs.REPLAY, {"ops": {bidder_replay.op.name: {"config": config}}})
 
     def _window_hours(self) -> tuple[str, str]:
         from orchestration.partitions import HOUR_KEY_FORMAT
