@@ -70,7 +70,7 @@ from simulator.openrtb import (
 )
 from simulator.truth import GroundTruth, Shown
 from simulator.truthfile import write_truth
-from simulator.world import EXCHANGE_TMAX_MS, WorldConfig, build_world
+from simulator.world import EXCHANGE_TMAX_MS, World, WorldConfig, build_world
 
 BID_PATH = "/openrtb2/bid"
 HEADERS = {"content-type": "application/json", "x-openrtb-version": "2.6"}
@@ -217,11 +217,13 @@ async def _pool(n: int, concurrency: int, task: Callable[[int], Awaitable[None]]
 
 
 class _Replay:
-    def __init__(self, config: ReplayConfig, client: LoopbackClient) -> None:
+    def __init__(
+        self, config: ReplayConfig, client: LoopbackClient, world: World | None = None
+    ) -> None:
         self.config = config
         self.client = client
         self.endpoint = bid_endpoint(config.bidder)
-        self.world = build_world(config.seed, config.world)
+        self.world = world or build_world(config.seed, config.world)
         campaigns = config.campaigns if config.campaigns is not None else load_campaigns()
         self.campaign_index = {c.campaign_id: i for i, c in enumerate(campaigns)}
         # One more row than the book: the neutral advertiser of campaigns it does not know.
@@ -403,12 +405,12 @@ class _Replay:
 
 
 async def replay_async(
-    config: ReplayConfig, progress: ReplayProgress | None = None
+    config: ReplayConfig, progress: ReplayProgress | None = None, world: World | None = None
 ) -> ReplaySummary:
     config.validate()
     started = time.perf_counter()
     async with LoopbackClient(config.concurrency, config.timeout_s) as client:
-        run = _Replay(config, client)
+        run = _Replay(config, client, world)
         first = int(config.start.timestamp()) // 60
         total = config.hours * 60
         in_flight: deque[tuple[int, asyncio.Task[TruthRows]]] = deque()
@@ -431,6 +433,9 @@ async def replay_async(
     return run.summary
 
 
-def replay(config: ReplayConfig, progress: ReplayProgress | None = None) -> ReplaySummary:
-    """Replay `config`'s window against the bidder; returns the summary (see module doc)."""
-    return asyncio.run(replay_async(config, progress))
+def replay(
+    config: ReplayConfig, progress: ReplayProgress | None = None, world: World | None = None
+) -> ReplaySummary:
+    """Replay `config`'s window against the bidder; returns the summary (see module doc).
+    `world` may be passed when already built (it must be `config.seed`'s)."""
+    return asyncio.run(replay_async(config, progress, world))

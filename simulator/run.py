@@ -233,10 +233,12 @@ class Simulation:
         rng = minute_rng(c.seed, minute, TRAFFIC)
         requests = generate_minute(self.world, minute, c.rate, rng)
         decisions = self.policy.decide(requests, rng)
-        self._outcomes(requests, decisions, rng)
+        self.outcomes(requests, decisions, rng)
         self._write_due((minute + 1) * MINUTE_MS, minute_rng(c.seed, minute, FAULTS))
 
-    def _outcomes(self, r: Requests, d: Decisions, rng: np.random.Generator) -> None:
+    def outcomes(self, r: Requests, d: Decisions, rng: np.random.Generator) -> None:
+        """Queues the minute's requests and everything they cause (bids, the auction,
+        impressions, clicks, conversions) and counts them; draws in a fixed order."""
         seed, minute, s = self.config.seed, r.minute, self.summary
         s.requests += len(r)
         s.no_bid_reasons.update(
@@ -358,7 +360,8 @@ class Simulation:
 
     # ---- writing ----
 
-    def _render(self, event_type: str, batch: Batch) -> list[dict[str, object]]:
+    def render(self, event_type: str, batch: Batch) -> list[dict[str, object]]:
+        """A batch of `event_type` as the contract's JSON-form dicts."""
         r = self.renderer
         if event_type == "bid_request":
             return r.bid_requests(batch)
@@ -377,7 +380,7 @@ class Simulation:
             batch = due.get(event_type)
             if batch is None:
                 continue
-            events = self._render(event_type, batch)
+            events = self.render(event_type, batch)
             if not (c.duplicate_rate or c.corrupt_rate):
                 self.writer.write_many(event_type, events)
                 s.events_written[event_type] += len(events)

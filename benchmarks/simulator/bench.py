@@ -8,19 +8,33 @@ Figures (one process, this machine):
   nothing else — the floor of any Python JSONL writer of these events;
 - the same into JSONL with two worker processes (`--workers 2`), against one;
 - the numpy part alone (generating requests, decisions, auction, outcomes) in requests/s;
-- the projected time of a day at 500 requests/s (43.2M requests) from the JSONL figure.
+- the projected time of a day at 500 requests/s (43.2M requests) from the JSONL figure;
+- `bidlake replay` against a constant bidder (benchmarks/simulator/constant_bidder.py,
+  uvicorn in another process) in bid requests/s, beside the baseline of the same HTTP
+  client POSTing the same number of prebuilt request bodies to the same server: the
+  ratio is what building requests, the auction, the truth and the notices cost.
 """
 
 from __future__ import annotations
 
+import asyncio
+import socket
+import subprocess
+import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
 
 from benchmarks.harness import Figure, stopwatch
+from simulator import ids
 from simulator.exchange import generate_minute, minute_rng
+from simulator.http import LoopbackClient
+from simulator.openrtb import RequestBuilder
+from simulator.replay import HEADERS, ReplayConfig, replay
 from simulator.run import Simulation, SimulationConfig, simulate
 from simulator.world import build_world
 
@@ -28,6 +42,86 @@ PART = "simulator"
 START = datetime(2026, 1, 5, 14, tzinfo=UTC)
 RATE = 200.0
 DAY_REQUESTS = 500 * 86_400
+REPLAY_RATE = 8.0  # about 29k requests in the simulated hour
+CONCURRENCY = 16
+REPO = Path(__file__).resolve().parents[2]
+
+
+@contextmanager
+def _constant_bidder() -> Iterator[str]:
+    """uvicorn serving the constant bidder in another process, on a socket bound here
+    (listening before the server starts, so no wait for readiness is needed)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1024)
+    sock.set_inheritable(True)
+    command = [sys.executable, "-m", "uvicorn", "benchmarks.simulator.constant_bidder:app"]
+    command += ["--fd", str(sock.fileno()), "--log-level", "warning", "--no-access-log"]
+    command += ["--lifespan", "off", "--loop", "uvloop", "--http", "httptools"]
+    process = subprocess.Popen(
+        command,
+        pass_fds=[sock.fileno()],
+        cwd=REPO,
+    )
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        sock.close()
+
+
+async def _post_all(url: str, bodies: list[bytes], n: int) -> None:
+    async with LoopbackClient(CONCURRENCY) as client:
+        counter = iter(range(n))
+
+        async def worker() -> None:
+            for i in counter:
+                await client.post(url, bodies[i % len(bodies)], HEADERS)
+
+        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+
+
+def _replay_figures(world, root: Path) -> list[Figure]:
+    first = int(START.timestamp()) // 60
+    builder = RequestBuilder(world)
+    bodies: list[bytes] = []
+    for minute in range(first, first + 3):
+        r = generate_minute(world, minute, REPLAY_RATE, minute_rng(1, minute))
+        keys = ids.hex_ids(ids.event_keys(1, ids.REPLAY_REQUEST, minute, r.seq))
+        bodies += [orjson.dumps(x) for x in builder.build(r, keys)]
+    with _constant_bidder() as url:
+        config = ReplayConfig(
+            bidder=url,
+            start=START,
+            rate=REPLAY_RATE,
+            seed=1,
+            truth=root / "replay-truth",
+            concurrency=CONCURRENCY,
+        )
+        summary = replay(config, world=world)
+        with stopwatch() as elapsed:
+            asyncio.run(_post_all(f"{url}/openrtb2/bid", bodies, summary.requests))
+        baseline = summary.requests / elapsed()
+    calls = summary.requests + summary.impressions + summary.clicks + summary.conversions
+    return [
+        Figure(
+            PART,
+            f"replay 1 h at {REPLAY_RATE:g} req/s, {CONCURRENCY} in flight",
+            summary.requests / summary.elapsed_s,
+            "requests/s",
+            baseline="POST loop, same client and server (baseline)",
+            note=f"{summary.requests:,} requests + {calls - summary.requests:,} notices, "
+            f"p50 {summary.latency_ms(0.5):.1f} ms p99 {summary.latency_ms(0.99):.1f} ms",
+        ),
+        Figure(
+            PART,
+            "POST loop, same client and server (baseline)",
+            baseline,
+            "requests/s",
+            note="prebuilt bodies; constant bidder in another process",
+        ),
+    ]
 
 
 def _simulate(world, folder: Path, fmt: str, compress: bool, hours: int = 1, workers: int = 1):
@@ -54,10 +148,10 @@ def _sample_dicts(world, folder: Path) -> list[dict[str, object]]:
     for minute in range(first, first + 5):
         rng = minute_rng(1, minute)
         requests = generate_minute(world, minute, RATE, rng)
-        sim._outcomes(requests, sim.policy.decide(requests, rng), rng)
+        sim.outcomes(requests, sim.policy.decide(requests, rng), rng)
     dicts: list[dict[str, object]] = []
     for event_type, batch in sim.pending.pop_before(None).items():
-        dicts += sim._render(event_type, batch)
+        dicts += sim.render(event_type, batch)
     return dicts
 
 
@@ -138,7 +232,7 @@ def run() -> list[Figure]:
             for minute in range(first, first + 30):
                 rng = minute_rng(1, minute)
                 batch = generate_minute(world, minute, RATE, rng)
-                sim._outcomes(batch, sim.policy.decide(batch, rng), rng)
+                sim.outcomes(batch, sim.policy.decide(batch, rng), rng)
                 sim.pending.pop_before((minute + 1) * 60_000)
                 requests += len(batch)
         figures.append(
@@ -151,4 +245,5 @@ def run() -> list[Figure]:
             )
         )
 
+        figures += _replay_figures(world, root)
     return figures

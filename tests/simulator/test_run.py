@@ -36,7 +36,8 @@ def run(tmp: Path, **overrides) -> SimulationSummary:
 def records(landing: Path, event_type: str) -> list[bytes]:
     """Every raw record (line or frame) of one event type, in file order."""
     out: list[bytes] = []
-    for path in sorted((landing / event_type).iterdir()):
+    folder = landing / event_type
+    for path in sorted(folder.iterdir()) if folder.exists() else []:
         data = path.read_bytes()
         if path.name.endswith(".gz"):
             data = gzip.decompress(data)
@@ -80,7 +81,7 @@ def test_same_seed_gives_identical_files(tmp_path: Path) -> None:
 def test_every_event_validates_against_the_contract(
     tmp_path: Path, fmt: str, compress: bool
 ) -> None:
-    summary = run(tmp_path, fmt=fmt, compress=compress, rate=4.0)
+    summary = run(tmp_path, fmt=fmt, compress=compress, rate=3.0)
     vocab = {c.name: c.vocabulary for t in EVENT_TYPES for c in columns(t) if c.vocabulary}
     seen: dict[str, list[Message]] = {}
     for event_type in EVENT_TYPES:
@@ -105,7 +106,7 @@ def test_every_event_validates_against_the_contract(
     assert {m.bid_id for m in seen["click"]} <= set(impressions)
     known = [m for m in seen["conversion"] if m.bid_id]
     assert {m.bid_id for m in known} <= {m.bid_id for m in seen["click"]}
-    assert summary.conversions == len(seen["conversion"])
+    assert summary.conversions == len(seen["conversion"]) > 0
 
 
 def test_realized_ctr_matches_the_truth(tmp_path: Path) -> None:
@@ -116,8 +117,7 @@ def test_realized_ctr_matches_the_truth(tmp_path: Path) -> None:
     assert 0.001 < summary.mean_p_click < 0.01  # display CTR, 0.1-1 %
     truth = pq.read_table(tmp_path / "truth").to_pydict()
     impression_bids = {
-        json_format.Parse(r, EVENT_MESSAGES["impression"]()).bid_id
-        for r in records(tmp_path / "landing", "impression")
+        orjson.loads(r)["bid_id"] for r in records(tmp_path / "landing", "impression")
     }
     assert set(truth["bid_id"]) == impression_bids
     assert len(truth["bid_id"]) == summary.impressions
@@ -126,7 +126,7 @@ def test_realized_ctr_matches_the_truth(tmp_path: Path) -> None:
 
 
 def test_duplicates_and_garbage_appear_at_the_asked_rates(tmp_path: Path) -> None:
-    summary = run(tmp_path, rate=8.0, duplicate_rate=0.04, corrupt_rate=0.02)
+    summary = run(tmp_path, rate=5.0, duplicate_rate=0.04, corrupt_rate=0.02)
     total_valid = total_dup = total_garbage = 0
     for event_type in EVENT_TYPES:
         raw = records(tmp_path / "landing", event_type)
@@ -145,7 +145,7 @@ def test_duplicates_and_garbage_appear_at_the_asked_rates(tmp_path: Path) -> Non
         total_valid += len(ids)
         total_dup += dups
         total_garbage += garbage
-    # binomial: n ~ 60k events; 0.04 ± 0.0008 and 0.02 ± 0.0006 (s.e.), 5 s.e. allowed
+    # binomial: n ~ 37k events; 0.04 ± 0.001 and 0.02 ± 0.0007 (s.e.), 4 s.e. allowed
     assert total_dup / total_valid == pytest.approx(0.04, abs=0.004)
     assert total_garbage / total_valid == pytest.approx(0.02, abs=0.003)
 
