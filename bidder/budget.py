@@ -31,7 +31,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from bidder.pacing import DAY_MS, day_of
 
@@ -44,8 +44,7 @@ PACING = "pacing"
 FREQUENCY_CAP = "frequency_cap"
 
 
-@dataclass(frozen=True, slots=True)
-class Reservation:
+class Reservation(NamedTuple):
     campaign_id: str
     day: int
     bucket: int

@@ -109,6 +109,9 @@ def serve(settings: Settings, drain_seconds: float = 10.0) -> int:
             http="httptools",
             lifespan="on",
             access_log=False,  # one line per bid request would cost more than the bid
+            # The bidder never reads the client address (the exchange's IP): skip the
+            # X-Forwarded-For middleware uvicorn wraps every app in by default.
+            proxy_headers=False,
             timeout_graceful_shutdown=int(drain_seconds),
             backlog=4096,
             log_config=_log_config(),

@@ -35,7 +35,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from bidder.budget import BudgetStore, MemoryStore, Reservation
 from bidder.models import Models
@@ -127,7 +127,6 @@ class ImpDecision:
     bid: Priced | None = None
     reason: str = ""
     reservation: Reservation | None = None
-    extra: dict[str, object] = field(default_factory=dict)
 
 
 def _fit(plan: CampaignPlan, imp: Imp, formats: tuple[str, ...]) -> tuple | None:
@@ -261,6 +260,10 @@ class Engine:
         best_stage, best_reason = -1, UNSUPPORTED
         candidates: list[Priced] = []
         user_id = str(req.base["user_id"])
+        # The scorer's raw row: the event's fields plus the candidate's campaign, creative
+        # and slot, overwritten for each campaign priced (one copy per imp, not per
+        # campaign). Never logged: the event stays as the contract has it.
+        raw = dict(decision.event)
         for plan, reason in campaign_reasons:
             if reason == NO_MATCHING:
                 # Targeting already failed: only whether it has the format matters (to
@@ -273,7 +276,7 @@ class Engine:
             if fit is None:
                 reason = NO_MATCHING if not plan.formats.isdisjoint(formats) else UNSUPPORTED
             elif not reason:
-                priced = self._price(plan, fit, decision, imp, user_id, ctr, cvr, now_ms)
+                priced = self._price(plan, fit, decision, raw, user_id, ctr, cvr, now_ms)
                 if type(priced) is Priced:
                     candidates.append(priced)
                     continue
@@ -328,13 +331,14 @@ class Engine:
         plan: CampaignPlan,
         fit: tuple[Creative, str, tuple[int, int]],
         decision: ImpDecision,
-        imp: Imp,
+        raw: dict[str, object],
         user_id: str,
         ctr: ScoringModel | None,
         cvr: ScoringModel | None,
         now_ms: int,
     ) -> Priced | str:
         """Stages 4-7 for one campaign: a priced candidate, or the reason it drops out."""
+        imp = decision.imp
         campaign = plan.campaign
         committed = self.store.committed(campaign.campaign_id, now_ms)
         limit = self.pacer.allowance(plan.budget, now_ms)
@@ -355,7 +359,6 @@ class Engine:
         if campaign.goal == "cpa" and cpa_model is None:
             return NO_MODEL
         creative, fmt, (width, height) = fit
-        raw = dict(decision.event)
         raw["campaign_id"] = campaign.campaign_id
         raw["creative_id"] = creative.creative_id
         raw["ad_format"] = fmt

@@ -24,6 +24,11 @@ import orjson
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.02, 0.05, 0.1, 0.25)
 
 
+def label(value: str) -> str:
+    """A Prometheus label value, escaped (campaign ids come from a config file)."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
 @dataclass
 class Metrics:
     requests: dict[str, int] = field(default_factory=dict)  # outcome -> n (bid/nobid/...)
@@ -112,7 +117,7 @@ class Metrics:
                 out.append(f'bidder_no_bid_total{{reason="{k}"}} {v}')
         family("bidder_bids_total", "counter", "Bids sent, by campaign.")
         for k, v in sorted(m["bids"].items()):
-            out.append(f'bidder_bids_total{{campaign_id="{k}"}} {v}')
+            out.append(f'bidder_bids_total{{campaign_id="{label(k)}"}} {v}')
         family("bidder_tracking_total", "counter", "Win/click/conversion notices, by result.")
         for k, v in sorted(m["tracking"].items()):
             out.append(f'bidder_tracking_total{{result="{k}"}} {v}')
@@ -133,9 +138,10 @@ class Metrics:
         out.append(f"bidder_request_duration_seconds_sum {m['latency_sum']:.6f}")
         out.append(f"bidder_request_duration_seconds_count {cumulative}")
         family("bidder_model_info", "gauge", "The model version this worker serves (1).")
+        pid = os.getpid()
         for name, (version, _r, _f) in sorted(self.models.items()):
             out.append(
-                f'bidder_model_info{{model="{name}",version="{version}",pid="{os.getpid()}"}} 1'
+                f'bidder_model_info{{model="{name}",version="{label(version)}",pid="{pid}"}} 1'
             )
         family("bidder_model_reloads_total", "counter", "Hot swaps to a new model version.")
         for name, (_v, reloads, _f) in sorted(self.models.items()):

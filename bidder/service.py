@@ -22,14 +22,14 @@ import os
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import orjson
 
 from bidder.budget import BudgetStore, open_store
 from bidder.decision import TIMEOUT, CampaignPlan, Engine, ImpDecision
-from bidder.metrics import Metrics
+from bidder.metrics import Metrics, label
 from bidder.models import Models
 from bidder.openrtb import RequestError, parse_request
 from bidder.pacing import Pacer
@@ -49,6 +49,8 @@ from bidlake.campaigns import Campaign, load_campaigns
 log = logging.getLogger("bidder")
 
 JSON = [(b"content-type", b"application/json")]
+# OpenRTB asks bidders to name the protocol version they answer in.
+BID = [*JSON, (b"x-openrtb-version", b"2.6")]
 TEXT = [(b"content-type", b"text/plain; charset=utf-8")]
 PROMETHEUS = [(b"content-type", b"text/plain; version=0.0.4; charset=utf-8")]
 GIF = [(b"content-type", b"image/gif"), (b"cache-control", b"no-store")]
@@ -60,8 +62,7 @@ CONVERSION_TYPES = frozenset({"", "purchase", "signup", "install", "lead"})
 MAX_ORDER_ID = 128
 
 
-@dataclass(frozen=True, slots=True)
-class Answer:
+class Answer(NamedTuple):
     status: int
     headers: list[tuple[bytes, bytes]]
     body: bytes = b""
@@ -88,6 +89,7 @@ class Bidder:
         self._ids = itertools.count(1)
         self._tasks: list[asyncio.Task[None]] = []
         self._retiring: set[asyncio.Future[list[Path]]] = set()
+        self._releasing: set[asyncio.Future[None]] = set()
         self.run_dir = (
             Path(os.environ["BIDLAKE_BIDDER_RUN_DIR"])
             if os.environ.get("BIDLAKE_BIDDER_RUN_DIR")
@@ -242,16 +244,20 @@ class Bidder:
         deadline = t0 + (req.tmax_ms - s.tmax_margin_ms) / 1000.0
         decisions = await self.engine.decide(req, arrived_ms, deadline)
         if time.perf_counter() >= deadline and any(d.bid for d in decisions):
-            await self._too_late(decisions)
+            self._too_late(decisions)
         return self._answer(req.id, decisions, arrived_ms)
 
-    async def _too_late(self, decisions: list[ImpDecision]) -> None:
-        """The deadline passed while deciding: no bid goes out, reservations go back."""
-        assert self.store is not None
+    def _too_late(self, decisions: list[ImpDecision]) -> None:
+        """The deadline passed while deciding: no bid goes out, reservations go back —
+        in the background, since the answer is already due."""
+        store = self.store
+        assert store is not None
         for d in decisions:
             if d.bid is not None:
                 if d.reservation is not None:
-                    await self.store.release(d.reservation)
+                    task = asyncio.ensure_future(store.release(d.reservation))
+                    self._releasing.add(task)
+                    task.add_done_callback(self._releasing.discard)
                 d.bid, d.reservation, d.reason = None, None, TIMEOUT
                 d.event["no_bid_reason"] = TIMEOUT
 
@@ -301,9 +307,11 @@ class Bidder:
             metrics.imp(d.reason)
         if not bids:
             reason = decisions[0].reason if decisions else ""
-            return Answer(204, [(b"x-bidlake-no-bid", reason.encode())])
+            return Answer(
+                204, [(b"x-openrtb-version", b"2.6"), (b"x-bidlake-no-bid", reason.encode())]
+            )
         body = bid_response(request_id, self.new_id(), s.seat, s.currency, bids)
-        return Answer(200, JSON, body)
+        return Answer(200, BID, body)
 
     # ---- tracking endpoints ----
 
@@ -445,7 +453,7 @@ class Bidder:
                 "# TYPE bidder_campaign_committed_micros gauge",
             ]
             extra += [
-                f'bidder_campaign_committed_micros{{campaign_id="{cid}"}} {c // 1000}'
+                f'bidder_campaign_committed_micros{{campaign_id="{label(cid)}"}} {c // 1000}'
                 for cid, c in committed.items()
             ]
             extra += [
@@ -453,7 +461,7 @@ class Bidder:
                 "# TYPE bidder_campaign_pacing_factor gauge",
             ]
             extra += [
-                f'bidder_campaign_pacing_factor{{campaign_id="{p.campaign.campaign_id}"}} '
+                f'bidder_campaign_pacing_factor{{campaign_id="{label(p.campaign.campaign_id)}"}} '
                 f"{self.pacer.factor(p.budget, committed[p.campaign.campaign_id], t):.4f}"
                 for p in self.plans
             ]

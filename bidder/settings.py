@@ -87,7 +87,7 @@ class Settings:
     max_events_per_file: int = _s(1_000_000, "events per log file at most")
     writer_id: str = _s("", "log writer id (default bidder-HOSTNAME-PID; unique per process)")
     # ---- security ----
-    secret: str = _s(DEV_SECRET, "HMAC key signing tracking URLs (env only; never printed)")
+    secret: str = _s(DEV_SECRET, "key of the MAC signing tracking URLs (env only; never printed)")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:

@@ -1,10 +1,12 @@
 """The win-notice, click and conversion URLs the bidder puts into its bids, signed.
 
 Each bid carries one *token*: the ids the later events need (bid, request, campaign,
-creative, user, bid time, bid price) plus an HMAC-SHA256 of them under the bidder's
-secret. The three URLs carry the same token, so the endpoints can record complete events
-without a lookup table shared by the fleet (any bidder process can take any notice) and
-can refuse forged or edited ones (a hand-made win notice would otherwise add spend).
+creative, user, bid time, bid price) plus a MAC of them under the bidder's secret: keyed
+BLAKE2b (RFC 7693's MAC mode), 96 bits, which costs a third of an HMAC-SHA256 here (OpenSSL
+3 looks its digest up by name on every HMAC) and is computed once per bid. The three URLs
+carry the same token, so the endpoints can record complete events without a lookup table
+shared by the fleet (any bidder process can take any notice) and can refuse forged or
+edited ones (a hand-made win notice would otherwise add spend).
 
     {base}/win?<token>&price=${AUCTION_PRICE}           (OpenRTB nurl)
     {base}/click?<token>                                 (bid.ext.click_url; 302 to the ad)
@@ -18,10 +20,11 @@ literal in the URL, because exchanges substitute them textually.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import re
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import NamedTuple
 from urllib.parse import parse_qs, quote
 
 AUCTION_PRICE_MACRO = "${AUCTION_PRICE}"
@@ -34,8 +37,7 @@ class TokenError(ValueError):
     """A tracking URL that is incomplete, edited or not ours: HTTP 400."""
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
+class Token(NamedTuple):  # a tuple: built once per bid, cheaper than a frozen dataclass
     bid_id: str
     request_id: str
     campaign_id: str
@@ -55,14 +57,16 @@ def quote_value(value: str) -> str:
 
 class Signer:
     def __init__(self, secret: str) -> None:
-        self._key = secret.encode("utf-8")
+        # BLAKE2b takes keys of up to 64 bytes; a longer secret is hashed down to one.
+        key = secret.encode()
+        self._key = key if len(key) <= 64 else hashlib.blake2b(key).digest()
 
     def _mac(self, t: Token) -> str:
         message = (
             f"{t.bid_id}\x1f{t.request_id}\x1f{t.campaign_id}\x1f{t.creative_id}\x1f"
             f"{t.user_id}\x1f{t.bid_time_ms}\x1f{t.bid_price_micros}"
         ).encode()
-        return hmac.digest(self._key, message, "sha256").hex()[:SIGNATURE_HEX]
+        return hashlib.blake2b(message, key=self._key, digest_size=SIGNATURE_HEX // 2).hexdigest()
 
     def query(self, t: Token) -> str:
         """The token as a query string (no leading '?')."""

@@ -374,7 +374,8 @@ def run() -> list[Figure]:
             "PYTHONPATH": str(REPO),
         }
         uvicorn = [sys.executable, "-m", "uvicorn", "--port", "{port}", "--http", "httptools"]
-        uvicorn += ["--loop", "uvloop", "--no-access-log", "--log-level", "warning"]
+        uvicorn += ["--loop", "uvloop", "--no-access-log", "--no-proxy-headers"]
+        uvicorn += ["--log-level", "warning"]  # the ceiling gets the bidder's uvicorn settings
         serve = [sys.executable, "-m", "bidlake.cli", "serve", "--port", "{port}", "--workers", "1"]
 
         def measure(command: list[str], ready: str, name: str) -> tuple[dict, str]:

@@ -3,6 +3,7 @@ events they log, the spend they count, and the notices they refuse."""
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,10 +11,13 @@ from urllib.parse import urlsplit
 
 import orjson
 import pytest
+from google.protobuf import json_format
 from starlette.testclient import TestClient
 
 from bidder.app import BidderApp, create_app
 from bidder.settings import Settings
+from ingest import contract
+from ingest.tracklog import read_varint_frames
 from tests.bidder.conftest import iso_ms
 from tests.bidder.test_cases import BOOK, assert_contract, read_events
 
@@ -215,3 +219,39 @@ def test_not_ready_without_a_model(settings: Settings, home: Path) -> None:
 def test_requests_before_startup_get_503(settings: Settings) -> None:
     client = TestClient(create_app(settings))  # no `with`: the lifespan never ran
     assert client.get("/healthz").status_code == 503
+
+
+@pytest.mark.parametrize(
+    ("fmt", "compress"), [("protobuf", False), ("protobuf", True), ("jsonl", True)]
+)
+def test_every_log_format_carries_the_same_events(
+    settings: Settings, fmt: str, compress: bool
+) -> None:
+    app = create_app(
+        settings.with_overrides(campaigns=str(BOOK), log_format=fmt, log_compress=compress),
+        clock=lambda: NOON,
+    )
+    with TestClient(app) as client:
+        b = bid(client, "r-fmt")
+        assert client.get(local(b["nurl"]).replace("${AUCTION_PRICE}", "1.5")).status_code == 200
+    ext = ("pb" if fmt == "protobuf" else "jsonl") + (".gz" if compress else "")
+    messages: dict[str, list[dict[str, Any]]] = {}
+    for event_type in ("bid_request", "bid", "impression"):
+        (path,) = (Path(settings.landing) / event_type).glob(f"*.{ext}")
+        data = gzip.decompress(path.read_bytes()) if compress else path.read_bytes()
+        if fmt == "jsonl":
+            messages[event_type] = [orjson.loads(line) for line in data.splitlines()]
+        else:
+            cls = contract.EVENT_MESSAGES[event_type]
+            messages[event_type] = [
+                json_format.MessageToDict(cls.FromString(body), preserving_proto_field_name=True)
+                for _, body in read_varint_frames(data)
+            ]
+    (request_event,) = messages["bid_request"]
+    assert request_event["request_id"] == "r-fmt"
+    assert request_event["country"] == "US"
+    (bid_event,) = messages["bid"]
+    assert bid_event["event_id"] == b["id"]
+    assert float(bid_event["pctr"]) > 0
+    (impression,) = messages["impression"]
+    assert int(impression["clearing_price_micros"]) == 1_500_000
