@@ -149,10 +149,6 @@ class _Read:
     error: SourceError | None = None
     same_as: str = ""
 
-    @property
-    def valid_rows(self) -> int:
-        return sum(t.num_rows for t in self.tables)
-
 
 class _Decoders:
     def __init__(self) -> None:
@@ -248,8 +244,9 @@ class _Batch:
             key = (read.source.event_type, read.sha256)
             earlier = self.content_index.get(key)
             if earlier is not None and earlier != str(read.source.path):
-                # The same bytes under another name: a copied file. Its events would
-                # all be duplicates; say so instead of reading them again.
+                # The same bytes under another name: a copied file. Every event in it
+                # would be a duplicate; the ledger says "copy of <path>" instead, and
+                # its data is dropped here, before dedup and writing.
                 read = _Read(read.source, "same_content", sha256=read.sha256, same_as=earlier)
             else:
                 self.content_index[key] = str(read.source.path)

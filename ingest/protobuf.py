@@ -46,13 +46,27 @@ _WIRE_OF = {
     FieldDescriptor.TYPE_BOOL: _VARINT,
     FieldDescriptor.TYPE_DOUBLE: _FIXED64,
 }
-_K12 = np.arange(12)
-# _INLINE_MASK[k]: keeps the first k of 12 bytes (as three little-endian uint32 words).
-_INLINE_MASK = ((np.arange(12)[None, :] < np.arange(13)[:, None]).astype(np.uint8) * 0xFF).view(
-    np.uint32
-)
-_K8 = np.arange(8)
 _MASK64 = (1 << 64) - 1
+# For a string of k bytes (k <= 12 kept inline): which of its first 8 bytes (a
+# little-endian uint64 load) and of the next 4 (a uint32 load) belong to it.
+_MASK_LOW = np.array([(1 << (8 * min(k, 8))) - 1 for k in range(13)], dtype=np.uint64)
+_MASK_HIGH = np.array([(1 << (8 * max(k - 8, 0))) - 1 for k in range(13)], dtype=np.uint32)
+
+
+@dataclass(frozen=True)
+class _Words:
+    """Unaligned little-endian 8- and 4-byte loads at any byte offset of a buffer."""
+
+    u8: np.ndarray
+    u4: np.ndarray
+
+    @classmethod
+    def of(cls, padded: bytes) -> _Words:
+        # Byte-strided views: element i is the word starting at byte i (numpy handles the
+        # unaligned loads), so gathering n strings' first 12 bytes is 2n loads.
+        u8 = np.ndarray((len(padded) - 7,), dtype="<u8", buffer=padded, strides=(1,))
+        u4 = np.ndarray((len(padded) - 3,), dtype="<u4", buffer=padded, strides=(1,))
+        return cls(u8, u4)
 
 
 # ---------------------------------------------------------------- framing
@@ -292,10 +306,11 @@ class ProtobufDecoder:
         if job.tail:
             return self._decode_tail(job)
         m = len(job.starts)
-        bufv = np.frombuffer(job.data + bytes(_PAD), dtype=np.uint8)
+        padded = job.data + bytes(_PAD)
+        bufv = np.frombuffer(padded, dtype=np.uint8)
         bad = np.zeros(m, dtype=bool)
         fields = self._scan(bufv, job.starts, job.ends, bad)
-        arrays = self._columns(bufv, job.data, m, fields, bad)
+        arrays = self._columns(padded, m, fields, bad)
         table = pa.Table.from_arrays(arrays, schema=self.schema)
 
         rejects: list[Reject] = []
@@ -417,7 +432,9 @@ class ProtobufDecoder:
         ln = np.concatenate(lens)
         keep = ~bad[m]  # a message flagged in a later step takes the slow path whole
         m, f, v, ln = m[keep], f[keep], v[keep], ln[keep]
-        order = np.argsort(f, kind="stable")  # stable: per field, in message order
+        # Stable, so each field's items stay in message order; on int16 numpy uses a
+        # radix sort (linear), ~5x faster than sorting int64 keys here.
+        order = np.argsort(f.astype(np.int16), kind="stable")
         m, f, v, ln = m[order], f[order], v[order], ln[order]
         bounds = np.searchsorted(f, np.arange(top + 2))
         out = {}
@@ -428,14 +445,14 @@ class ProtobufDecoder:
 
     def _columns(
         self,
-        buf: np.ndarray,
-        data: bytes,
+        padded: bytes,
         m: int,
         fields: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]],
         bad: np.ndarray,
     ) -> list[pa.Array]:
         empty = np.zeros(0, dtype=np.int64)
-        pbuf = pa.py_buffer(data)
+        pbuf = pa.py_buffer(padded)
+        words = _Words.of(padded)
         arrays: list[pa.Array] = []
         for c in self.columns:
             msg, val, length = fields.get(c.number, (empty, empty, empty))
@@ -446,16 +463,16 @@ class ProtobufDecoder:
                 if twice.any():
                     bad |= twice
             if c.repeated:
-                arrays.append(self._list_column(buf, pbuf, m, msg, val, length, c, bad))
+                arrays.append(self._list_column(words, pbuf, m, msg, val, length, c, bad))
             elif c.proto_type == FieldDescriptor.TYPE_STRING:
                 starts = np.zeros(m, dtype=np.int64)
                 lens = np.zeros(m, dtype=np.int64)
                 starts[msg], lens[msg] = val, length
-                arrays.append(self._strings(buf, pbuf, starts, lens, m, c, bad, np.arange(m)))
+                arrays.append(self._strings(words, pbuf, starts, lens, m, c, bad, np.arange(m)))
             elif c.proto_type == FieldDescriptor.TYPE_DOUBLE:
                 values = np.zeros(m, dtype=np.float64)
                 if msg.size:
-                    values[msg] = buf[val[:, None] + _K8].copy().view(np.float64).ravel()
+                    values[msg] = words.u8[val].view(np.float64)
                 arrays.append(pa.array(values))
             elif c.proto_type == FieldDescriptor.TYPE_INT64:
                 values64 = np.zeros(m, dtype=np.int64)
@@ -475,7 +492,7 @@ class ProtobufDecoder:
 
     def _list_column(
         self,
-        buf: np.ndarray,
+        words: _Words,
         pbuf: pa.Buffer,
         m: int,
         msg: np.ndarray,
@@ -492,12 +509,12 @@ class ProtobufDecoder:
         counts = np.bincount(msg, minlength=m) if msg.size else np.zeros(m, dtype=np.int64)
         offsets = np.zeros(m + 1, dtype=np.int32)
         np.cumsum(counts, out=offsets[1:])
-        items = self._strings(buf, pbuf, val, length, len(msg), c, bad, msg)
+        items = self._strings(words, pbuf, val, length, len(msg), c, bad, msg)
         return pa.ListArray.from_arrays(pa.array(offsets), items)
 
     @staticmethod
     def _strings(
-        buf: np.ndarray,
+        words: _Words,
         pbuf: pa.Buffer,
         starts: np.ndarray,
         lens: np.ndarray,
@@ -511,10 +528,12 @@ class ProtobufDecoder:
         views[:, 0] = lens
         if n:
             # Bytes 4..16: a string of <= 12 bytes inline, zero padded; a longer one's
-            # 4-byte prefix, then the buffer index (0) and its offset.
-            inline = buf.take(starts[:, None] + _K12).view(np.uint32)  # (n, 3) words
-            inline &= _INLINE_MASK[np.minimum(lens, 12)]
-            views[:, 1:4] = inline
+            # 4-byte prefix, then the buffer index (0) and its offset. The 12 bytes are
+            # two unaligned loads (8 + 4 bytes) per row, masked to the string's length.
+            keep = np.minimum(lens, 12)
+            low = words.u8[starts] & _MASK_LOW[keep]
+            views[:, 1:3] = low.view(np.uint32).reshape(n, 2)
+            views[:, 3] = words.u4[starts + 8] & _MASK_HIGH[keep]
             long_ = np.flatnonzero(lens > 12)
             views[long_, 2] = 0
             views[long_, 3] = starts[long_]
