@@ -29,6 +29,7 @@ import orjson
 
 from bidder.budget import BudgetStore, open_store
 from bidder.decision import TIMEOUT, CampaignPlan, Engine, ImpDecision
+from bidder.lag import LoopLag
 from bidder.metrics import Metrics, label
 from bidder.models import Models
 from bidder.openrtb import RequestError, parse_request
@@ -90,6 +91,7 @@ class Bidder:
         self._tasks: list[asyncio.Task[None]] = []
         self._retiring: set[asyncio.Future[list[Path]]] = set()
         self._releasing: set[asyncio.Future[None]] = set()
+        self.lag = LoopLag()
         self.run_dir = (
             Path(os.environ["BIDLAKE_BIDDER_RUN_DIR"])
             if os.environ.get("BIDLAKE_BIDDER_RUN_DIR")
@@ -144,6 +146,7 @@ class Bidder:
         self._tasks = [
             asyncio.create_task(self._every(s.model_poll_s, self._poll_models), name="models"),
             asyncio.create_task(self._every(1.0, self._upkeep), name="upkeep"),
+            asyncio.create_task(self.lag.run(), name="loop-lag"),
         ]
         self._settle_heap()
         self.started = True
@@ -241,7 +244,8 @@ class Bidder:
             )
         except RequestError as exc:
             return bad_request(str(exc))
-        deadline = t0 + (req.tmax_ms - s.tmax_margin_ms) / 1000.0
+        # The loop's current lag is time the request may already have waited unseen.
+        deadline = t0 + (req.tmax_ms - s.tmax_margin_ms) / 1000.0 - self.lag.seconds
         decisions = await self.engine.decide(req, arrived_ms, deadline)
         if time.perf_counter() >= deadline and any(d.bid for d in decisions):
             self._too_late(decisions)
@@ -439,7 +443,12 @@ class Bidder:
             self.metrics.models = {
                 slot.name: (slot.version, slot.reloads, slot.failures) for slot in self.models.slots
             }
-        extra: list[str] = []
+        extra: list[str] = [
+            "# HELP bidder_event_loop_lag_seconds Recent worst lateness of the event loop "
+            "(deadlines move earlier by it).",
+            "# TYPE bidder_event_loop_lag_seconds gauge",
+            f'bidder_event_loop_lag_seconds{{pid="{os.getpid()}"}} {self.lag.seconds:.6f}',
+        ]
         store = self.store
         if store is not None and self.plans:
             t = self.clock()

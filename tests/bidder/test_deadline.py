@@ -1,17 +1,22 @@
-"""tmax is a hard limit: when the shared budget store stalls, the bidder answers no-bid
-(reason timeout) at its deadline instead of waiting for Redis and answering too late."""
+"""tmax is a hard limit: when the shared budget store stalls, or the event loop runs
+behind, the bidder answers no-bid (reason timeout) at its deadline instead of answering
+too late."""
 
 from __future__ import annotations
 
+import asyncio
 import random
+import time
 from pathlib import Path
 
 import httpx
 import orjson
 import pytest
 import redis.asyncio as aioredis
+from starlette.testclient import TestClient
 
 from bidder.app import create_app
+from bidder.lag import LoopLag
 from bidder.settings import Settings
 from tests.bidder.conftest import serving
 from tests.bidder.test_cases import BOOK, read_events
@@ -49,3 +54,34 @@ async def test_stalled_redis_gives_a_timeout_no_bid(settings: Settings, redis_ur
     assert events["r-ok"]["no_bid_reason"] == ""
     assert events["r-slow"]["no_bid_reason"] == "timeout"
     assert [b["request_id"] for b in read_events(Path(settings.landing), "bid")] == ["r-ok"]
+
+
+@pytest.mark.anyio
+async def test_loop_lag_measures_a_blocked_loop() -> None:
+    lag = LoopLag(interval=0.005, window=5)
+    monitor = asyncio.create_task(lag.run())
+    await asyncio.sleep(0.02)
+    time.sleep(0.05)  # a callback that hogs the loop for 50 ms (on purpose: blocking)
+    for _ in range(3):  # the monitor's next ticks see how late it ran
+        await asyncio.sleep(0.005)
+    monitor.cancel()
+    assert lag.seconds >= 0.04
+
+
+def test_a_lagging_loop_turns_bids_into_timeouts(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the loop runs 150 ms late, a request with tmax 100 ms has already waited past
+    its deadline before the app saw it: no-bid, reason timeout, logged as such."""
+
+    async def stuck(self: LoopLag) -> None:  # the monitor, frozen at a 150 ms lag
+        self.seconds = 0.150
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(LoopLag, "run", stuck)
+    app = create_app(settings.with_overrides(campaigns=str(BOOK)), clock=lambda: NOON)
+    with TestClient(app) as client:
+        response = client.post("/openrtb2/bid", content=orjson.dumps({**request("r"), "tmax": 100}))
+        assert response.status_code == 204
+        assert response.headers["x-bidlake-no-bid"] == "timeout"
+        assert "bidder_event_loop_lag_seconds" in client.get("/metrics").text
