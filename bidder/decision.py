@@ -35,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from bidder.budget import BudgetStore, MemoryStore, Reservation
@@ -180,6 +181,7 @@ class Engine:
         self.seat = seat
         self.formats = frozenset(f for p in plans for f in p.creatives)
         self._memory = store if isinstance(store, MemoryStore) else None
+        self.synchronous = self._memory is not None  # decide_now() may be used
 
     # ---- request-level stages (same for every imp) ----
 
@@ -210,60 +212,87 @@ class Engine:
 
     # ---- the decision ----
 
+    def decide_now(self, req: BidRequest, now_ms: int, deadline: float) -> list[ImpDecision]:
+        """`decide` for the in-memory store, which never waits: no coroutine per imp."""
+        assert self._memory is not None
+        decisions = []
+        for decision, candidates, user_id in self._prepare(req, now_ms, deadline):
+            if candidates:
+                self._reserve_now(decision, candidates, user_id, now_ms, deadline)
+            decisions.append(self._finish(decision))
+        return decisions
+
     async def decide(self, req: BidRequest, now_ms: int, deadline: float) -> list[ImpDecision]:
         """Decide every imp of `req`; `deadline` is a time.perf_counter() value."""
+        if self._memory is not None:
+            return self.decide_now(req, now_ms, deadline)
         decisions = []
+        for decision, candidates, user_id in self._prepare(req, now_ms, deadline):
+            if candidates:
+                await self._reserve_shared(decision, candidates, user_id, now_ms, deadline)
+            decisions.append(self._finish(decision))
+        return decisions
+
+    def _prepare(
+        self, req: BidRequest, now_ms: int, deadline: float
+    ) -> Iterator[tuple[ImpDecision, list[Priced], str]]:
+        """Stages 1-7 for each imp: (decision, its priced candidates, user id)."""
         request_reason = self._request_reason(req)
         campaign_reasons = (
             [] if request_reason else [(p, self._campaign_reason(p, req)) for p in self.plans]
         )
         ctr = self.models.ctr.model
         cvr = self.models.cvr.model
+        user_id = str(req.base["user_id"])
         for imp in req.imps:
             event = {**req.base, **imp.event_fields}
             event["event_id"] = f"{req.id}:{imp.id}"
             event["event_time"] = now_ms
             decision = ImpDecision(imp, event)
-            decisions.append(decision)
+            candidates: list[Priced] = []
             if request_reason:
                 decision.reason = request_reason
             elif time.perf_counter() >= deadline:
                 decision.reason = TIMEOUT
             else:
-                await self._decide_imp(decision, req, campaign_reasons, ctr, cvr, now_ms, deadline)
-            event["no_bid_reason"] = decision.reason
-            if decision.bid is not None:
-                bid = decision.bid
-                event["ad_format"] = bid.ad_format
-                event["ad_width"] = bid.width
-                event["ad_height"] = bid.height
-                if bid.deal_id:
-                    event["deal_id"] = bid.deal_id
-        return decisions
+                candidates = self._candidates(decision, campaign_reasons, user_id, ctr, cvr, now_ms)
+            yield decision, candidates, user_id
 
-    async def _decide_imp(
+    @staticmethod
+    def _finish(decision: ImpDecision) -> ImpDecision:
+        event = decision.event
+        event["no_bid_reason"] = decision.reason
+        bid = decision.bid
+        if bid is not None:
+            event["ad_format"] = bid.ad_format
+            event["ad_width"] = bid.width
+            event["ad_height"] = bid.height
+            if bid.deal_id:
+                event["deal_id"] = bid.deal_id
+        return decision
+
+    def _candidates(
         self,
         decision: ImpDecision,
-        req: BidRequest,
         campaign_reasons: list[tuple[CampaignPlan, str]],
+        user_id: str,
         ctr: ScoringModel | None,
         cvr: ScoringModel | None,
         now_ms: int,
-        deadline: float,
-    ) -> None:
+    ) -> list[Priced]:
+        """The imp's priced candidates, best first; when none, decision.reason says why."""
         imp = decision.imp
         formats = imp.formats
         foreign_floor = imp.bidfloor_micros > 0 and imp.bidfloor_currency != self.currency
         if foreign_floor or self.formats.isdisjoint(formats):
             decision.reason = UNSUPPORTED
-            return
+            return []
         best_stage, best_reason = -1, UNSUPPORTED
         candidates: list[Priced] = []
-        user_id = str(req.base["user_id"])
         # The scorer's raw row: the event's fields plus the candidate's campaign, creative
-        # and slot, overwritten for each campaign priced (one copy per imp, not per
-        # campaign). Never logged: the event stays as the contract has it.
-        raw = dict(decision.event)
+        # and slot, overwritten for each campaign priced (one copy per imp, made only when
+        # a campaign gets that far). Never logged: the event stays as the contract has it.
+        raw: dict[str, object] | None = None
         for plan, reason in campaign_reasons:
             if reason == NO_MATCHING:
                 # Targeting already failed: only whether it has the format matters (to
@@ -276,6 +305,8 @@ class Engine:
             if fit is None:
                 reason = NO_MATCHING if not plan.formats.isdisjoint(formats) else UNSUPPORTED
             elif not reason:
+                if raw is None:
+                    raw = dict(decision.event)
                 priced = self._price(plan, fit, decision, raw, user_id, ctr, cvr, now_ms)
                 if type(priced) is Priced:
                     candidates.append(priced)
@@ -286,45 +317,78 @@ class Engine:
                 best_stage, best_reason = stage, reason
         if not candidates:
             decision.reason = best_reason
-            return
+            return candidates
         # Highest price wins; at equal prices (a fixed-price deal, two capped bids) the
         # campaign that values the impression most.
         candidates.sort(
             key=lambda c: (-c.price_micros, -c.value_micros, c.plan.campaign.campaign_id)
         )
+        return candidates
+
+    @staticmethod
+    def _reserve_args(candidate: Priced, user_id: str, now_ms: int) -> tuple:
+        campaign = candidate.plan.campaign
+        return (
+            campaign.campaign_id,
+            user_id,
+            candidate.price_micros,
+            candidate.limit,
+            candidate.plan.budget,
+            campaign.frequency_cap_per_day,
+            now_ms,
+        )
+
+    def _reserve_now(
+        self,
+        decision: ImpDecision,
+        candidates: list[Priced],
+        user_id: str,
+        now_ms: int,
+        deadline: float,
+    ) -> None:
+        """Stage 8 with the in-memory store: the best candidate that can reserve bids."""
+        assert self._memory is not None
+        reason = ""
         for candidate in candidates:
             if time.perf_counter() >= deadline:
                 decision.reason = TIMEOUT
                 return
-            campaign = candidate.plan.campaign
-            args = (
-                campaign.campaign_id,
-                user_id,
-                candidate.price_micros,
-                candidate.limit,
-                candidate.plan.budget,
-                campaign.frequency_cap_per_day,
-                now_ms,
+            reason, reservation = self._memory.reserve_now(
+                *self._reserve_args(candidate, user_id, now_ms)
             )
-            if self._memory is not None:
-                reason, reservation = self._memory.reserve_now(*args)
-            else:
-                # A shared store is a network hop: it gets what is left of the deadline,
-                # and a slow Redis turns into a timeout no-bid, not a late answer.
-                try:
-                    reason, reservation = await asyncio.wait_for(
-                        self.store.reserve(*args), timeout=deadline - time.perf_counter()
-                    )
-                except TimeoutError:
-                    decision.reason = TIMEOUT
-                    return
             if reservation is not None:
-                decision.bid = candidate
-                decision.reservation = reservation
-                decision.reason = ""
+                decision.bid, decision.reservation, decision.reason = candidate, reservation, ""
                 return
-            best_reason = reason
-        decision.reason = best_reason
+        decision.reason = reason
+
+    async def _reserve_shared(
+        self,
+        decision: ImpDecision,
+        candidates: list[Priced],
+        user_id: str,
+        now_ms: int,
+        deadline: float,
+    ) -> None:
+        """Stage 8 with a shared store (Redis): a network hop per try, so each gets what is
+        left of the deadline, and a slow Redis becomes a timeout no-bid, not a late one."""
+        reason = ""
+        for candidate in candidates:
+            remaining = deadline - time.perf_counter()
+            if remaining <= 0:
+                decision.reason = TIMEOUT
+                return
+            try:
+                reason, reservation = await asyncio.wait_for(
+                    self.store.reserve(*self._reserve_args(candidate, user_id, now_ms)),
+                    timeout=remaining,
+                )
+            except TimeoutError:
+                decision.reason = TIMEOUT
+                return
+            if reservation is not None:
+                decision.bid, decision.reservation, decision.reason = candidate, reservation, ""
+                return
+        decision.reason = reason
 
     def _price(
         self,

@@ -246,7 +246,12 @@ class Bidder:
             return bad_request(str(exc))
         # The loop's current lag is time the request may already have waited unseen.
         deadline = t0 + (req.tmax_ms - s.tmax_margin_ms) / 1000.0 - self.lag.seconds
-        decisions = await self.engine.decide(req, arrived_ms, deadline)
+        engine = self.engine
+        decisions = (
+            engine.decide_now(req, arrived_ms, deadline)
+            if engine.synchronous
+            else await engine.decide(req, arrived_ms, deadline)
+        )
         if time.perf_counter() >= deadline and any(d.bid for d in decisions):
             self._too_late(decisions)
         return self._answer(req.id, decisions, arrived_ms)
