@@ -149,7 +149,10 @@ class Settings:
     def resolved_writer_id(self) -> str:
         # The pid keeps workers of one host apart; a restarted worker gets a new pid, and the
         # writer skips sequence numbers a previous run already published anyway.
-        return self.writer_id or f"bidder-{socket.gethostname()}-{os.getpid()}"
+        if not self.writer_id:
+            return f"bidder-{socket.gethostname()}-{os.getpid()}"
+        # Workers of one server share the settings: each still needs an id of its own.
+        return f"{self.writer_id}-{os.getpid()}" if self.workers > 1 else self.writer_id
 
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **changes).validated()  # type: ignore[arg-type]
