@@ -241,6 +241,9 @@ class JsonlDecoder:
         self.by_name = {c.name: c for c in self.columns}
         self._string_ints: frozenset[str] = frozenset()
         self._schema = self._relaxed_schema()
+        # Set after a chunk failed to parse whole; read and written by decoding threads
+        # without a lock, which is fine: it only picks the faster of two correct paths.
+        self._dirty = False
 
     # -- chunking a stream of decompressed blocks into jobs
 
@@ -310,14 +313,20 @@ class JsonlDecoder:
 
         pieces: list[tuple[np.ndarray, pa.Table]] = []
         slow: list[int] = []
-        try:
-            whole = self._read(data)  # the common case: the chunk parses as it is
-        except pa.ArrowException:
-            whole = None
+        whole = None
+        if not self._dirty:
+            try:
+                whole = self._read(data)  # the common case: the chunk parses as it is
+            except pa.ArrowException:
+                # Garbage rarely comes alone: until a chunk parses whole again, skip the
+                # attempt (it fails half way on average) and go around errors directly.
+                self._dirty = True
         if whole is not None and whole.num_rows == n:
             pieces.append((np.arange(n, dtype=np.int64), whole))
         else:
             self._parse_around_errors(data, line_bounds(), pieces, slow)
+            if not slow:
+                self._dirty = False
 
         # Unknown keys came in as extra columns: their rows go the slow way. Dropped per
         # piece, since the same unknown key may have different types in two pieces.
@@ -458,8 +467,12 @@ class JsonlDecoder:
         if kept.size == n:
             sub, sub_bounds = data, bounds
         else:
+            # Join the runs of kept lines between the refused ones (few runs, not a
+            # slice per line).
             view = memoryview(data)
-            sub = b"".join(view[int(bounds[i]) : int(bounds[i + 1])] for i in kept.tolist())
+            breaks = np.flatnonzero(np.diff(kept) != 1) + 1
+            runs = np.split(kept, breaks) if kept.size else []
+            sub = b"".join(view[int(bounds[r[0]]) : int(bounds[r[-1] + 1])] for r in runs)
             sub_bounds = np.zeros(kept.size + 1, dtype=np.int64)
             np.cumsum(bounds[kept + 1] - bounds[kept], out=sub_bounds[1:])
         sub_view = memoryview(sub)
