@@ -20,8 +20,9 @@ MTYPE = {"banner": 1, "video": 2, "audio": 3, "native": 4}
 
 
 def banner_adm(click_url: str, image_url: str, width: int, height: int) -> str:
+    # The click URL is ours: only its "&" separators need escaping inside an attribute.
     return (
-        f'<a href="{escape(click_url)}" target="_blank" rel="noopener">'
+        f'<a href="{click_url.replace("&", "&amp;")}" target="_blank" rel="noopener">'
         f'<img src="{escape(image_url)}" width="{width}" height="{height}" alt="" '
         f'style="border:0"></a>'
     )
