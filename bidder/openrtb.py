@@ -310,7 +310,8 @@ def parse_request(
     if auction_type not in (1, 2) and auction_type < 500:  # 500+ are exchange-specific
         raise RequestError("at", f"must be 1 (first price) or 2 (second price), got {auction_type}")
     # Lists the bidder reads only when present (absent in most traffic).
-    currencies = tuple(c.upper() for c in _want_strs(get("cur"), "cur"))
+    cur = get("cur")
+    currencies = () if cur is None else tuple(c.upper() for c in _want_strs(cur, "cur"))
     bcat = frozenset(_want_strs(get("bcat"), "bcat")) if "bcat" in data else _EMPTY
     badv = (
         frozenset(normalize_domain(d) for d in _want_strs(get("badv"), "badv"))
@@ -410,9 +411,12 @@ def parse_request(
     segments: list[str] = []
     if "data" in user:
         for i, datum in enumerate(_want_objs(user["data"], "user.data")):
-            for j, segment in enumerate(
-                _want_objs(datum.get("segment"), f"user.data[{i}].segment")
-            ):
+            listed = datum.get("segment")
+            if type(listed) is not list:  # paths are built only when something is wrong
+                listed = _want_objs(listed, f"user.data[{i}].segment")
+            for j, segment in enumerate(listed):
+                if type(segment) is not dict:
+                    _want_objs(listed, f"user.data[{i}].segment")
                 seg_id = segment.get("id", "")
                 if type(seg_id) is not str:
                     seg_id = _want_str(seg_id, f"user.data[{i}].segment[{j}].id")
@@ -492,9 +496,11 @@ def _imp(raw: dict, index: int, account_currency: str) -> Imp:
         bw = where + "banner."
         if "format" in banner:
             for i, size in enumerate(_want_objs(banner["format"], bw + "format")):
-                fw = f"{bw}format[{i}]."
-                w = _want_int(size.get("w"), fw + "w")
-                h = _want_int(size.get("h"), fw + "h")
+                w, h = size.get("w", 0), size.get("h", 0)
+                if type(w) is not int:
+                    w = _want_int(w, f"{bw}format[{i}].w")
+                if type(h) is not int:
+                    h = _want_int(h, f"{bw}format[{i}].h")
                 if w > 0 and h > 0:
                     sizes.append((w, h))
         w, h = banner.get("w", 0), banner.get("h", 0)

@@ -24,6 +24,7 @@ import hashlib
 import hmac
 import re
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import NamedTuple
 from urllib.parse import parse_qs, quote
 
@@ -55,6 +56,11 @@ def quote_value(value: str) -> str:
     return value if _SAFE.fullmatch(value) else quote(value, safe="")
 
 
+@lru_cache(maxsize=1024)
+def _quote_known(value: str) -> str:
+    return quote_value(value)
+
+
 class Signer:
     def __init__(self, secret: str) -> None:
         # BLAKE2b takes keys of up to 64 bytes; a longer secret is hashed down to one.
@@ -70,9 +76,10 @@ class Signer:
 
     def query(self, t: Token) -> str:
         """The token as a query string (no leading '?')."""
+        # Bid ids are hex (bidder.service); campaign and creative ids repeat (cached).
         return (
-            f"b={quote_value(t.bid_id)}&q={quote_value(t.request_id)}&c={quote_value(t.campaign_id)}"
-            f"&r={quote_value(t.creative_id)}&u={quote_value(t.user_id)}&t={t.bid_time_ms}"
+            f"b={t.bid_id}&q={quote_value(t.request_id)}&c={_quote_known(t.campaign_id)}"
+            f"&r={_quote_known(t.creative_id)}&u={quote_value(t.user_id)}&t={t.bid_time_ms}"
             f"&p={t.bid_price_micros}&s={self._mac(t)}"
         )
 
