@@ -24,7 +24,7 @@ clock.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 DAY_MS = 86_400_000
 
@@ -43,10 +43,10 @@ def day_fraction(epoch_ms: int) -> float:
 class Pacer:
     slack_hours: float = 1.0
     min_factor: float = 0.1
+    slack: float = field(init=False)  # slack_hours as a fraction of the day
 
-    @property
-    def slack(self) -> float:
-        return self.slack_hours / 24.0
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "slack", self.slack_hours / 24.0)
 
     def allowance(self, budget_micros: int, epoch_ms: int) -> int:
         """The most that may be committed by `epoch_ms` (micros)."""
