@@ -26,8 +26,8 @@ from bidder.settings import ENV_PREFIX, Settings
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     for f in fields(Settings):
-        if f.name == "secret":
-            continue  # environment only: a flag would show up in `ps`
+        if f.name in ("secret", "run_dir"):
+            continue  # secret: environment only (a flag shows in `ps`); run_dir: internal
         flag = "--" + f.name.replace("_", "-")
         default = f.default if f.default is not MISSING else None
         help_text = (
@@ -96,8 +96,8 @@ def serve(settings: Settings, drain_seconds: float = 10.0) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda signum, _frame: stopped_by.append(signum))
     run_dir = Path(tempfile.mkdtemp(prefix="bidlake-serve-"))
+    settings = settings.with_overrides(run_dir=str(run_dir))
     os.environ.update(settings.to_env())
-    os.environ["BIDLAKE_BIDDER_RUN_DIR"] = str(run_dir)
     try:
         config = uvicorn.Config(
             "bidder.app:create_app",

@@ -92,11 +92,7 @@ class Bidder:
         self._retiring: set[asyncio.Future[list[Path]]] = set()
         self._releasing: set[asyncio.Future[None]] = set()
         self.lag = LoopLag()
-        self.run_dir = (
-            Path(os.environ["BIDLAKE_BIDDER_RUN_DIR"])
-            if os.environ.get("BIDLAKE_BIDDER_RUN_DIR")
-            else None
-        )
+        self.run_dir = Path(settings.run_dir) if settings.run_dir else None
         self.started = False
         self.campaigns: dict[str, Campaign] = {}
         self.plans: list[CampaignPlan] = []

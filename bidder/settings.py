@@ -86,6 +86,9 @@ class Settings:
     log_flush_s: float = _s(1.0, "seconds between flushes of log buffers to the OS")
     max_events_per_file: int = _s(1_000_000, "events per log file at most")
     writer_id: str = _s("", "log writer id (default bidder-HOSTNAME-PID; unique per process)")
+    run_dir: str = _s(
+        "", "folder where the workers of one server share /metrics snapshots (set by serve)"
+    )
     # ---- security ----
     secret: str = _s(DEV_SECRET, "key of the MAC signing tracking URLs (env only; never printed)")
 
