@@ -20,7 +20,11 @@ class _CompactFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         meta = getattr(record, "dagster_meta", None) or {}
         step = meta.get("step_key") or meta.get("job_name") or ""
-        message = meta.get("orig_message") or record.getMessage()
+        message = str(meta.get("orig_message") or record.getMessage())
+        # Multi-line messages (dagster-dbt's notes, tracebacks) keep their first line here;
+        # the whole text is in the run's event log.
+        first, _, rest = message.strip().partition("\n")
+        message = first + (" …" if rest.strip() else "")
         stamp = datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
         return f"  {stamp} {step:<24} {message}"
 

@@ -8,10 +8,11 @@ stored beside the manifest — i.e. on the first load after a checkout or an edi
 that imports the definitions (the UI's code server, `bidlake run`, a run worker) gets the
 same, fresh manifest.
 
-Dagster keeps its manifest in `dbt_project/target/dagster/` and its builds in
-`target/dagster-build/`, away from the `target/` that `bidlake build` uses, so a hand-run
-build never races Dagster's artifacts. Concurrent preparations are safe: Dagster's
-update guard serialises writers of the manifest with a lock file.
+Dagster keeps the manifest it loads in `dbt_project/target/dagster/`, apart from the
+artifacts of builds, which go — for Dagster's builds as for `bidlake build` — to the data
+home's own `<home>/build/target/` (bidlake.warehouse.project), under the home's build
+lock. Concurrent preparations are safe: Dagster's update guard serialises writers of the
+manifest with a lock file.
 """
 
 from __future__ import annotations
@@ -29,9 +30,6 @@ if TYPE_CHECKING:
 
 PROJECT_DIR = REPO_ROOT / "dbt_project"
 MANIFEST_TARGET = Path("target") / "dagster"
-# One fixed target for Dagster's builds: safe because builds hold the warehouse pool (one
-# at a time), and it keeps dbt's partial-parse cache warm between runs (seconds per run).
-BUILD_TARGET = Path("target") / "dagster-build"
 _SOURCE_DIRS = ("models", "macros", "tests", "seeds", "snapshots", "analyses")
 _SOURCE_FILES = ("dbt_project.yml", "profiles.yml", "packages.yml", "dependencies.yml")
 _FINGERPRINT = "bidlake-fingerprint.txt"

@@ -39,7 +39,7 @@ if parts.available("warehouse"):
     project = dbt_project.project()
     dbt_project.prepare(project)
     dbt_models = warehouse.build_dbt_assets(project)
-    assets.append(dbt_models)
+    assets += [dbt_models, *warehouse.external_source_specs(project)]
     dbt_selection = AssetSelection.assets(dbt_models)
     resources["dbt"] = dbt_project.cli_resource(project)
     if parts.available("ml"):

@@ -38,6 +38,7 @@ from orchestration import jobs, parts
 
 if TYPE_CHECKING:
     from dagster import DagsterInstance
+    from dagster._utils.error import SerializableErrorInfo
 
 MAIN_RUN_TAG = "bidlake/main_run"
 PID_TAG = "bidlake/pid"
@@ -92,6 +93,21 @@ def recover_dead_runs(instance: DagsterInstance) -> list[str]:
         instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
         fixed.append(run.run_id)
     return fixed
+
+
+def _root_cause(error: SerializableErrorInfo | None) -> str:
+    """The user code's own error under Dagster's wrappers, as `Class: first line`."""
+    if error is None:
+        return "the run failed"
+    while error.cause is not None and error.cls_name in _WRAPPERS:
+        error = error.cause
+    lines = error.message.strip().splitlines() or [""]
+    # `message` already starts with the qualified class name; keep the short one.
+    text = lines[0].split(": ", 1)[-1] if ": " in lines[0] else lines[0]
+    return f"{error.cls_name}: {text}" if error.cls_name else text
+
+
+_WRAPPERS = {"DagsterExecutionStepExecutionError", "DagsterUserCodeExecutionError"}
 
 
 def _alive(pid: int) -> bool:
@@ -215,11 +231,7 @@ class MainJob:
         if not success or failures:
             stage.status = "failed"
             data = failures[0].step_failure_data if failures else None
-            stage.reason = (
-                data.error.message.strip().splitlines()[0]
-                if data is not None and data.error is not None
-                else "the run failed"
-            )
+            stage.reason = _root_cause(data.error if data is not None else None)
         elif failed_checks:
             stage.status = "failed"
             stage.reason = f"check {failed_checks[0][0]} failed: {failed_checks[0][3]}"

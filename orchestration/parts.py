@@ -28,7 +28,11 @@ PARTS: dict[str, Part] = {
         Part("simulator", "simulator/", ("simulator.run",)),
         Part("replay", "simulator/", ("simulator.replay",)),
         Part("ingest", "ingest/", ("ingest.pipeline", "ingest.compaction", "ingest.ledger")),
-        Part("warehouse", "dbt_project/", ("bidlake.warehouse.catalog",)),
+        Part(
+            "warehouse",
+            "dbt_project/",
+            ("bidlake.warehouse.catalog", "bidlake.warehouse.publish", "bidlake.warehouse.locking"),
+        ),
         Part("ml", "ml/", ("ml.export",)),
         Part("bidder", "bidder/", ("bidder.cli",)),
         Part("reporting_export", "bidlake/warehouse/", ("bidlake.warehouse.export",)),

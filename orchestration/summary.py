@@ -58,6 +58,9 @@ def _figures(stage: Stage) -> list[str]:
         for name in ("ctr", "cvr"):
             r = m.get(f"models/{name}")
             if not r:
+                gate = [c for c in stage.checks if c[0] == f"models/{name}:quality_gate"]
+                if gate:
+                    lines.append(f"{name}: {gate[0][3]}")
                 continue
             model = (
                 f"AUC {_n(r.get('holdout_auc'))}, log loss {_n(r.get('holdout_log_loss'))}, "
@@ -73,8 +76,14 @@ def _figures(stage: Stage) -> list[str]:
         return lines
     if stage.name == "replay" and m:
         r = next(iter(m.values()))
-        keys = ("requests", "bids", "wins", "clicks", "conversions", "log_files")
-        return [", ".join(f"{_n(r[k])} {k.replace('_', ' ')}" for k in keys if k in r)]
+        keys = ("requests", "bids", "wins", "clicks", "conversions")
+        return [
+            ", ".join(f"{_n(r[k])} {k}" for k in keys if k in r),
+            f"bidder latency p50 {_n(r.get('latency_p50_ms'))} ms, "
+            f"p99 {_n(r.get('latency_p99_ms'))} ms",
+            f"{_n(r.get('log_files'))} tracking-log files left in landing/ for the landing "
+            "sensor (runs with `bidlake ui`)",
+        ]
     return []
 
 
@@ -89,7 +98,7 @@ def _check_lines(stage: Stage) -> list[str]:
     return lines
 
 
-def campaign_report() -> Table | None:
+def campaign_report() -> RenderableType | None:
     """Totals per campaign from the published catalog, or None when there is none."""
     try:
         from bidlake.warehouse.catalog import connect_read_only
@@ -97,15 +106,15 @@ def campaign_report() -> Table | None:
         return None
     try:
         con = connect_read_only()
-    except Exception:  # no catalog published yet: nothing to show, the stages say why
-        return None
-    try:
-        rows = con.execute(
-            "select campaign_id, sum(impressions), sum(clicks), sum(conversions), "
-            "sum(spend_micros) from rpt_campaign_daily group by campaign_id order by 1"
-        ).fetchall()
-    finally:
-        con.close()
+        try:
+            rows = con.execute(
+                "select campaign_id, sum(impressions), sum(clicks), sum(conversions), "
+                "sum(spend_micros) from rpt_campaign_daily group by campaign_id order by 1"
+            ).fetchall()
+        finally:
+            con.close()
+    except Exception as exc:  # the summary must not hide the stages behind a query error
+        return Text(f"campaign report unavailable: {str(exc).splitlines()[0]}", style="yellow")
     table = Table(title="campaigns (rpt_campaign_daily)", title_justify="left")
     for column in ("campaign", "impressions", "clicks", "CTR", "conversions", "spend", "eCPC"):
         table.add_column(column, justify="left" if column == "campaign" else "right")

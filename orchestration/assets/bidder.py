@@ -171,7 +171,8 @@ def bidder_replay(
             description=f"the bidder exited with status {status} when stopped",
             metadata={"bidder_log": MetadataValue.text(_tail(log))},
         )
-    logs = sorted(home.landing.glob(f"*/{writer_id}-*"))
+    # The bidder names its files <writer_id>.<worker>-<hour>-<seq>.<ext>, one writer per worker.
+    logs = sorted(home.landing.glob(f"*/{writer_id}.*"))
     spend = sum(summary.spend_micros.values())
     metadata: dict[str, Any] = {
         "window_start": config.start,

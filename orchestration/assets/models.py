@@ -13,7 +13,9 @@ accepts it. The step materializes two assets, because they change at different t
 
 The gate's verdict is also an asset check on `models/<name>` (`quality_gate`): passed
 when promoted; a rejection is a WARN (the bidder keeps the previous, better model — the
-platform is healthy, the new model is not), with the reason and both log losses.
+platform is healthy, the new model is not), with the reason and both log losses. Too
+little data to train is a step failure for CTR (the bidder cannot bid without it) and a
+WARN for CVR, whose labels need 7 days of hindsight (see `REQUIRED`).
 
 Models are not partitioned: a model is trained from every available day of its mart.
 """
@@ -39,6 +41,11 @@ from orchestration.resources import PlatformResource
 
 # model name -> the dbt feature mart it learns from (its asset key is resolved from the manifest)
 MODELS = {"ctr": "ftr_ctr_training", "cvr": "ftr_cvr_training"}
+# Models the bidder cannot bid without. CTR labels are known minutes after an impression;
+# CVR labels mature only after the 7-day attribution window, so a platform younger than
+# that has no CVR training data — normal at start-up, not an error: CPA campaigns no-bid
+# until a CVR model exists (CPC campaigns need only CTR).
+REQUIRED = {"ctr"}
 GROUP = "models"
 GATE_CHECK = "quality_gate"
 
@@ -68,6 +75,7 @@ def build_model_assets(name: str, mart_key: AssetKey) -> Any:
                 model_key(name),
                 deps=[mart_key],
                 group_name=GROUP,
+                skippable=name not in REQUIRED,
                 description=f"The newest trained and evaluated {name.upper()} model version.",
                 kinds={"scikitlearn"},
             ),
@@ -110,10 +118,20 @@ def build_model_assets(name: str, mart_key: AssetKey) -> Any:
                 name, models_root=home.models, truth_dir=truth, progress=context.log.info
             )
         except DataError as exc:
-            raise Failure(
-                description=f"{name}: not enough usable training data: {exc}",
-                metadata={"mart": MetadataValue.text(mart_key.to_user_string())},
-            ) from exc
+            if name in REQUIRED:
+                raise Failure(
+                    description=f"{name}: not enough usable training data: {exc}",
+                    metadata={"mart": MetadataValue.text(mart_key.to_user_string())},
+                ) from exc
+            context.log.warning(f"{name}: not trained, keeping the current model: {exc}")
+            yield AssetCheckResult(
+                asset_key=model_key(name),
+                check_name=GATE_CHECK,
+                passed=False,
+                severity=AssetCheckSeverity.WARN,
+                description=f"not trained: {exc}",
+            )
+            return
         gate = result.gate
         metadata: dict[str, Any] = {
             "version": result.version,

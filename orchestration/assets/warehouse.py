@@ -22,18 +22,28 @@ what keeps the DuckDB file to one writer (see `orchestration.pools`).
 """
 
 import json
+import os
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, BackfillPolicy
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    AssetSpec,
+    BackfillPolicy,
+)
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from ingest.contract import EVENT_TYPES
 from orchestration import pools
 from orchestration.assets.lake import RAW_GROUP, raw_key
-from orchestration.dbt_project import BUILD_TARGET
 from orchestration.partitions import DAILY, dbt_window_vars
 from orchestration.resources import PlatformResource
+
+# Inputs that are configuration, not data the platform produces (the campaign book).
+REFERENCE_GROUP = "reference"
 
 
 class BidlakeTranslator(DagsterDbtTranslator):
@@ -106,24 +116,65 @@ def build_dbt_assets(dbt_project: DbtProject) -> AssetsDefinition:
         Cost: dbt start-up and parse (seconds) plus the incremental work of the window —
         about a day's worth per day, not the whole history. Holds the warehouse pool.
         """
+        from bidlake.warehouse import locking, project
+        from bidlake.warehouse.publish import publish_locked
+
+        home = platform.home
         args = ["build", "--vars", json.dumps(dbt_window_vars(context.partition_time_window))]
         if platform.target:
             args += ["--target", platform.target]
-        invocation = dbt.cli(args, context=context, target_path=BUILD_TARGET)
-        yield from invocation.stream()
-        # Publication after a fully successful build only: `stream()` raised above if any
-        # model or error-severity test failed, so analysts keep the last good catalog.
-        published = publish_catalog()
-        context.log.info(f"published read-only catalog {published}")
+        # The home's build lock, beside the pool: the pool orders Dagster's own runs; the
+        # lock also keeps out a `bidlake build` typed by hand, with a clear error, and is
+        # what publication expects its caller to hold.
+        with locking.exclusive(project.build_lock(home), "build"):
+            with _environ(project.dbt_env(home)):  # absolute paths for profile and sources
+                invocation = dbt.cli(
+                    args, context=context, target_path=project.dbt_target_dir(home)
+                )
+            yield from invocation.stream()
+            # Only after a fully successful build: `stream()` raised above if a model or an
+            # error-severity test failed, and analysts keep the last good catalog.
+            publication = publish_locked(home)
+        written = sum(r.rows_written for r in publication.relations)
+        context.log.info(
+            f"published catalog {publication.publication_id}: {len(publication.relations)} "
+            f"relations, {written:,} rows written in {publication.elapsed_s:.1f} s"
+        )
 
     return warehouse_dbt_models
 
 
-def publish_catalog() -> object:
-    """Publish the read-only analyst catalog from the freshly built warehouse."""
-    from bidlake.warehouse import catalog
+@contextmanager
+def _environ(updates: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables for the block (dbt's subprocess inherits them at start)."""
+    saved = {k: os.environ.get(k) for k in updates}
+    os.environ.update(updates)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
-    return catalog.publish()
+
+def external_source_specs(dbt_project: DbtProject) -> list[AssetSpec]:
+    """dbt sources that no Dagster asset produces (the campaign book), declared as
+    external assets so the graph names and groups them instead of leaving them "default"."""
+    manifest = json.loads(dbt_project.manifest_path.read_text())
+    specs = []
+    for props in manifest.get("sources", {}).values():
+        if _source_event_type(props) is not None:
+            continue  # a raw lake table: produced by ingest
+        specs.append(
+            AssetSpec(
+                TRANSLATOR.get_asset_key(props),
+                group_name=REFERENCE_GROUP,
+                description=props.get("description") or f"dbt source {props['name']}",
+            )
+        )
+    return specs
 
 
 def model_key(dbt_models: AssetsDefinition, model_name: str) -> AssetKey:
