@@ -90,8 +90,35 @@ class TrackingLogWriter:
         self._count(event_type, hour, handle)
 
     def write_many(self, event_type: str, events: Iterable[Mapping[str, object]]) -> None:
+        """Append events; runs of the same hour are encoded and written in one go.
+
+        Same files and bytes as calling `write` for each event, at a fraction of the
+        per-event cost (one file lookup and one `write` call per run, not per event).
+        """
+        encode = orjson.dumps if self.fmt == "jsonl" else None
+        run: list[bytes] = []
+        run_hour = -1
         for event in events:
-            self.write(event_type, event)
+            hour = int(event["event_time"]) // HOUR_MS  # type: ignore[call-overload]
+            room = self.max_events_per_file - self._pending_in(event_type, run_hour)
+            if run and (hour != run_hour or len(run) >= room):
+                self._write_run(event_type, run_hour, run)
+                run = []
+            run_hour = hour
+            run.append(encode(event) + b"\n" if encode else self._encode(event_type, event))
+        if run:
+            self._write_run(event_type, run_hour, run)
+
+    def _pending_in(self, event_type: str, hour: int) -> int:
+        handle = self._open.get((event_type, hour))
+        return handle.events if handle else 0
+
+    def _write_run(self, event_type: str, hour: int, encoded: list[bytes]) -> None:
+        handle = self._file(event_type, hour)
+        handle.stream.write(b"".join(encoded))
+        handle.events += len(encoded)
+        if handle.events >= self.max_events_per_file:
+            self._close((event_type, hour))
 
     def write_garbage(self, event_type: str, payload: bytes, event_time_ms: int) -> None:
         """Write `payload` as one line (jsonl) or one frame (protobuf), unchecked.

@@ -87,3 +87,16 @@ def test_flush_makes_open_gzip_bytes_readable_without_publishing(tmp_path: Path)
     decompressor = __import__("zlib").decompressobj(31)
     assert b'"event_id":"c1"' in decompressor.decompress(temp.read_bytes())
     writer.close()
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "protobuf"])
+def test_write_many_writes_the_same_files_as_write(tmp_path: Path, fmt: str) -> None:
+    events = [click(i, T0 + (i // 4) * HOUR_MS) for i in range(11)]
+    with TrackingLogWriter(tmp_path / "a", "w1", fmt=fmt, max_events_per_file=3) as one:  # type: ignore[arg-type]
+        for event in events:
+            one.write("click", event)
+    with TrackingLogWriter(tmp_path / "b", "w1", fmt=fmt, max_events_per_file=3) as many:  # type: ignore[arg-type]
+        many.write_many("click", events)
+    assert [p.name for p in one.closed_files] == [p.name for p in many.closed_files]
+    for a, b in zip(one.closed_files, many.closed_files, strict=True):
+        assert a.read_bytes() == b.read_bytes()
