@@ -18,6 +18,7 @@ that reads it will do:
 
 from __future__ import annotations
 
+import fcntl
 import os
 import tempfile
 from collections.abc import Iterator
@@ -123,9 +124,34 @@ def prepare() -> Path:
 
 @contextmanager
 def open_instance() -> Iterator[DagsterInstance]:
-    """The persistent Dagster instance of the current home (prepared first)."""
+    """The persistent Dagster instance of the current home (prepared first).
+
+    Opening is serialised across processes by a file lock: Dagster's SQLite storage creates
+    its tables on first use without guarding against a second process doing the same
+    ("table instance_info already exists"), and the pools' slots are created here too.
+    """
     from dagster import DagsterInstance
 
+    from orchestration import pools
+
     root = prepare()
-    with DagsterInstance.from_config(str(root)) as instance:
+    with _file_lock(root / ".open.lock"):
+        instance = DagsterInstance.from_config(str(root))
+        try:
+            instance.get_runs(limit=1)  # creates the run and index storage if new
+            pools.ensure(instance)
+        except BaseException:
+            instance.dispose()
+            raise
+    with instance:
         yield instance
+
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock

@@ -16,6 +16,7 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 from types import FrameType
 
 from bidlake.paths import REPO_ROOT
@@ -53,10 +54,12 @@ def command(host: str, port: int) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from orchestration.instance import prepare
+    from orchestration.instance import open_instance
 
     console = Console(stderr=True)
-    root = prepare()  # writes dagster.yaml and exports DAGSTER_HOME for the children
+    # Writes dagster.yaml, exports DAGSTER_HOME for the children, creates the pools' slots.
+    with open_instance() as instance:
+        root = Path(instance.root_directory or "")
     url = f"http://{args.host}:{args.port}"
     console.print(f"Dagster UI on [bold]{url}[/] — instance {root} (Ctrl-C stops it)")
     console.print(f"  asset graph: {url}/asset-groups   runs: {url}/runs")

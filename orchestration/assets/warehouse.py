@@ -23,8 +23,9 @@ what keeps the DuckDB file to one writer (see `orchestration.pools`).
 
 import json
 import os
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from dagster import (
@@ -36,6 +37,7 @@ from dagster import (
 )
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
+from bidlake.paths import Home
 from ingest.contract import EVENT_TYPES
 from orchestration import pools
 from orchestration.assets.lake import RAW_GROUP, raw_key
@@ -116,17 +118,16 @@ def build_dbt_assets(dbt_project: DbtProject) -> AssetsDefinition:
         Cost: dbt start-up and parse (seconds) plus the incremental work of the window —
         about a day's worth per day, not the whole history. Holds the warehouse pool.
         """
-        from bidlake.warehouse import locking, project
+        from bidlake.warehouse import project
         from bidlake.warehouse.publish import publish_locked
 
         home = platform.home
         args = ["build", "--vars", json.dumps(dbt_window_vars(context.partition_time_window))]
         if platform.target:
             args += ["--target", platform.target]
-        # The home's build lock, beside the pool: the pool orders Dagster's own runs; the
-        # lock also keeps out a `bidlake build` typed by hand, with a clear error, and is
-        # what publication expects its caller to hold.
-        with locking.exclusive(project.build_lock(home), "build"):
+        # The home's build lock, beside the pool (see orchestration.pools): it is what keeps
+        # the DuckDB file to one writer, and what publication expects its caller to hold.
+        with build_lock(home, context.log.info):
             with _environ(project.dbt_env(home)):  # absolute paths for profile and sources
                 invocation = dbt.cli(
                     args, context=context, target_path=project.dbt_target_dir(home)
@@ -142,6 +143,35 @@ def build_dbt_assets(dbt_project: DbtProject) -> AssetsDefinition:
         )
 
     return warehouse_dbt_models
+
+
+BUILD_LOCK_TIMEOUT_S = 3 * 3600.0  # longer than any build; then fail rather than hang
+
+
+@contextmanager
+def build_lock(home: Home, say: Callable[[str], object]) -> Iterator[None]:
+    """Hold the home's build lock, waiting for it (bounded) if another build holds it.
+
+    `bidlake.warehouse.locking.exclusive` refuses at once when the lock is held — right for
+    a person at a terminal; a scheduled step should queue instead, as it does on its pool.
+    """
+    from bidlake.warehouse import locking, project
+
+    deadline = time.monotonic() + BUILD_LOCK_TIMEOUT_S
+    delay = 0.5
+    with ExitStack() as stack:
+        while True:
+            try:
+                stack.enter_context(locking.exclusive(project.build_lock(home), "build"))
+                break
+            except locking.WarehouseBusyError as exc:
+                if time.monotonic() > deadline:
+                    raise
+                if delay == 0.5:
+                    say(f"waiting for the warehouse: {exc}")
+                time.sleep(delay)  # the holder is another process: nothing to wait on but time
+                delay = min(delay * 2, 15.0)
+        yield
 
 
 @contextmanager

@@ -1,26 +1,29 @@
-"""A run holding the warehouse pool for a moment; `python -m` it twice to see them queue.
+"""A run writing "the warehouse" for a moment, guarded exactly like the real dbt step
+(the warehouse pool, then the home's build lock); `python -m` it twice to see them queue.
 
-Prints `<start> <end>` (epoch seconds) of the step body: two concurrent processes on one
-instance must print intervals that do not overlap.
+Prints `<start> <end>` (epoch seconds) of the guarded work: two concurrent processes on
+one home must print intervals that do not overlap.
 """
 
-from __future__ import annotations
 
 import time
 
 import dagster as dg
 
+from bidlake.paths import home
 from orchestration import pools
+from orchestration.assets.warehouse import build_lock
 from orchestration.instance import open_instance
 
 HOLD_S = 1.5  # the work done while holding the slot (stands in for a dbt build)
 
 
 @dg.asset(pool=pools.WAREHOUSE)
-def warehouse_writer() -> dg.MaterializeResult:
-    start = time.time()
-    time.sleep(HOLD_S)
-    print(f"INTERVAL {start} {time.time()}", flush=True)
+def warehouse_writer(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    with build_lock(home(), context.log.info):
+        start = time.time()
+        time.sleep(HOLD_S)
+        print(f"INTERVAL {start} {time.time()}", flush=True)
     return dg.MaterializeResult()
 
 

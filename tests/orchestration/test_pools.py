@@ -35,6 +35,17 @@ def test_the_instance_gives_each_pool_one_slot(home: Path) -> None:
     assert "default_limit: 1" in text and "granularity: op" in text
 
 
+def test_ensure_gives_every_pool_exactly_one_slot(home: Path) -> None:
+    with instance.open_instance() as inst:
+        storage = inst.event_log_storage
+        storage.set_concurrency_slots(pools.WAREHOUSE, 2)  # what a lost init race leaves
+        storage.delete_concurrency_limit(pools.LAKE)
+        pools.ensure(inst)
+        for pool in pools.ALL:
+            info = storage.get_concurrency_info(pool)
+            assert (info.slot_count, info.limit, info.using_default_limit) == (1, 1, False)
+
+
 def test_two_runs_in_the_warehouse_pool_take_turns(home: Path) -> None:
     instance.prepare()  # the dagster.yaml both processes read
     env = {**os.environ, "BIDLAKE_HOME": str(home)}
