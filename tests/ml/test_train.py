@@ -11,7 +11,15 @@ import pytest
 from ml.data import TASKS, DataError, load_examples, load_truth
 from ml.features import RAW_FIELDS, default_spec
 from ml.synthetic import Synthetic, write_truth
-from ml.train import TrainConfig, Training, auto_negative_rate, correct, time_split, train
+from ml.train import (
+    TrainConfig,
+    Training,
+    auto_negative_rate,
+    correct,
+    partial_trailing_days,
+    time_split,
+    train,
+)
 
 GRID = (0.1, 0.3)
 
@@ -158,3 +166,13 @@ def test_truth_join(marts: Synthetic, truth_dir: Path, tmp_path: Path) -> None:
     unknown = load_truth(pa.array(["nope", ids[0].as_py()]), "p_click", truth_dir)
     assert unknown is not None and np.isnan(unknown[0]) and unknown[1] == expected[0]
     assert load_truth(ids, "p_click", tmp_path / "absent") is None
+
+
+def test_a_partial_newest_day_is_not_the_holdout() -> None:
+    day = 86_400_000
+    ms = np.concatenate([np.arange(0, 4 * day, day // 100), [4 * day + 5, 4 * day + 9]])
+    days = np.array([f"d{int(t // day)}" for t in ms])
+    s = time_split(days, ms)
+    assert s.ignored_days == ["d4"] and s.holdout_days == ["d3"] and s.valid_days == ["d2"]
+    assert not np.isin(days[np.concatenate([s.train, s.valid, s.holdout])], ["d4"]).any()
+    assert partial_trailing_days(days[:-2]) == []
