@@ -1,7 +1,8 @@
 """How fast the bidder-side scorer scores and how fast training goes through rows.
 
 Figures (one process; the scorer is single-threaded, so its figures are one core):
-- scorer: `ScoringModel.predict` (memoized path) over 20k synthetic mart rows, scores/s,
+- scorer: `ScoringModel.predict` (memoized path, warm) over 20k synthetic mart rows,
+  scores/s, and the same on a freshly loaded model (every distinct value a miss once),
   against three baselines measured here on the same rows and model:
   * the reference path (FeatureSpec.indices: format + encode + CRC per token, then dict
     lookups) — what the scorer would cost without its memos;
@@ -116,6 +117,12 @@ def run() -> list[Figure]:
             )
             fitted.raw_probability(x)
 
+    def cold() -> None:  # a freshly loaded model: every distinct value is a miss once
+        fresh = ScoringModel.from_artifact(doc)
+        for row in rows:
+            fresh.predict(row)
+
+    cold_s = best_of(3, cold)
     memoized()  # warm the memos, as a running bidder has them
     memo_s = best_of(5, memoized)
     bare_s = best_of(5, bare)
@@ -144,6 +151,14 @@ def run() -> list[Figure]:
             "scores/s",
             baseline="scorer: reference path, no memos (baseline)",
             note=f"{1e6 * memo_s / SCORE_ROWS:.2f} µs/score, {len(spec.token_names())} token kinds",
+        ),
+        Figure(
+            PART,
+            "scorer: predict, cold memos (fresh model, one pass)",
+            SCORE_ROWS / cold_s,
+            "scores/s",
+            baseline="scorer: reference path, no memos (baseline)",
+            note="includes building the model from the parsed artifact",
         ),
         Figure(
             PART,
