@@ -125,7 +125,7 @@ def test_unknown_model_and_missing_catalog(home: Path) -> None:
         train_and_export("roi")
     # Nothing is published in a fresh home: whichever way the catalog says so, the error
     # is a DataError naming it (no catalog, or no feature mart in it).
-    with pytest.raises(DataError, match="(?i)catalog|not queryable"):
+    with pytest.raises(DataError, match=r"(?i)catalog|not queryable"):
         train_and_export("ctr")
 
 
