@@ -14,7 +14,8 @@ serves". Two readings of each throughput run:
 Throughput (wrk, closed loop: 1 thread, 50 keep-alive connections, 2 s warm-up, then
 BIDLAKE_BENCH_BIDDER_SECONDS, default 10 s), every server POSTed the same 2,000 distinct
 OpenRTB 2.6 bodies in turn (wrk Lua script): site and app traffic, eight slot sizes, 15
-countries, four device types, audience segments, 1-2 imps, floors 0.05-3.00:
+countries, four device types, audience segments, 1-2 imps, floors 0.05-3.00, plus the ten
+shared fixture requests (../shared/fixtures/openrtb):
 - ceiling: a raw ASGI app answering a constant JSON body (benchmarks/bidder/ceiling.py);
 - starlette: the same constant body through Starlette's router/Request/Response — what a
   routing layer would cost, the reason bidder.app is raw ASGI;
@@ -197,6 +198,12 @@ def bodies(n: int, seed: int = 1) -> list[bytes]:
     return out
 
 
+def fixture_bodies() -> list[bytes]:
+    """The shared OpenRTB fixture requests, one line each (they join the mix as is)."""
+    folder = REPO.parent / "shared" / "fixtures" / "openrtb"
+    return [orjson.dumps(orjson.loads(p.read_bytes())) for p in sorted(folder.glob("*request*"))]
+
+
 def _models(root: Path) -> None:
     from ml import registry
     from ml.artifact import new_document, write_artifact
@@ -372,7 +379,7 @@ def run() -> list[Figure]:
         _models(home / "models")
         _book(work / "campaigns.json")
         bodies_file = work / "bodies.jsonl"
-        bodies_file.write_bytes(b"\n".join(bodies(2000)) + b"\n")
+        bodies_file.write_bytes(b"\n".join(bodies(2000) + fixture_bodies()) + b"\n")
         script = work / "bodies.lua"
         script.write_text(WRK_SCRIPT)
         env = {
