@@ -1,0 +1,80 @@
+-- CVR training rows: one per click, with the bid-time features of the clicked impression
+-- (as in ftr_ctr_training), the label is_converted - a conversion credited to this click by
+-- the post-click attribution (int_conversions_attributed) - and is_label_mature: whether
+-- the whole attribution window after the click lies within the data we have. An immature
+-- row may still convert, so it must not be used as a negative.
+-- A table rebuilt every run: clicks are a few thousand a day, and maturity moves with the
+-- newest data anyway.
+with
+
+clicks as (
+
+    select * from {{ ref('stg_tracker__clicks') }}
+
+),
+
+impressions as (
+
+    select * from {{ ref('int_impressions_joined_to_bids') }}
+
+),
+
+converted_clicks as (
+
+    select distinct attributed_click_id as click_id
+    from {{ ref('int_conversions_attributed') }}
+    where attribution_type = 'post_click'
+
+),
+
+data_as_of as (
+
+    -- The newest event time seen: labels are known up to here.
+    select greatest(
+        (select max(impression_at) from impressions),
+        (select max(clicked_at) from clicks),
+        (select max(converted_at) from {{ ref('stg_tracker__conversions') }})
+    ) as as_of
+
+),
+
+final as (
+
+    select
+        clicks.click_id,
+        clicks.bid_id,
+        impressions.request_id,
+        clicks.clicked_at,
+        clicks.click_date,
+        impressions.exchange,
+        impressions.publisher_id,
+        impressions.site_domain,
+        impressions.app_bundle,
+        impressions.placement_id,
+        impressions.ad_format,
+        impressions.ad_width,
+        impressions.ad_height,
+        impressions.slot_visibility,
+        impressions.device_type,
+        impressions.os,
+        impressions.browser,
+        impressions.country,
+        impressions.region,
+        impressions.city,
+        impressions.user_hour,
+        impressions.bidfloor_micros,
+        impressions.user_segments,
+        clicks.campaign_id,
+        impressions.creative_id,
+        converted_clicks.click_id is not null as is_converted,
+        clicks.clicked_at
+        <= data_as_of.as_of - to_days({{ var('post_click_window_days') | int }})
+            as is_label_mature
+    from clicks
+    cross join data_as_of
+    left join impressions on clicks.bid_id = impressions.bid_id
+    left join converted_clicks on clicks.click_id = converted_clicks.click_id
+
+)
+
+select * from final

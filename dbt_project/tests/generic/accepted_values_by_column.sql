@@ -1,0 +1,28 @@
+{#- accepted_values for several columns in one streaming pass: fails once per (column,
+    value) that is not accepted, with its count. NULLs pass, as with accepted_values.
+    `values` maps each column to its accepted values. -#}
+{% test accepted_values_by_column(model, values) %}
+
+with
+
+rejected as (
+
+    -- Per column, the value when it is not accepted, else NULL (which UNPIVOT drops).
+    select
+    {%- for column, accepted in values.items() %}
+        case
+            when {{ column }} not in ({% for v in accepted %}'{{ v }}'{{ ', ' if not loop.last }}{% endfor %})
+                then {{ column }}::varchar
+        end as {{ column }}{{ ',' if not loop.last }}
+    {%- endfor %}
+    from {{ model }}
+
+)
+
+select column_name, value, count(*) as n_records
+from (
+    unpivot rejected on {{ values.keys() | join(', ') }} into name column_name value value
+)
+group by column_name, value
+
+{% endtest %}
