@@ -1,0 +1,1 @@
+"""Bidder benchmarks: wrk and an open-loop generator against the real server."""
