@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING
 
-import pyarrow as pa
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
 from google.protobuf.message import Message
 
 from ingest import events_pb2
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 CONTRACT_VERSION = "v1"
 PROTO_PACKAGE = "bidlake.events.v1"
@@ -30,13 +33,6 @@ EVENT_MESSAGES: dict[str, type[Message]] = {
 }
 EVENT_TYPES: tuple[str, ...] = tuple(EVENT_MESSAGES)
 
-_ARROW_TYPES = {
-    FieldDescriptor.TYPE_STRING: pa.string(),
-    FieldDescriptor.TYPE_INT64: pa.int64(),
-    FieldDescriptor.TYPE_INT32: pa.int32(),
-    FieldDescriptor.TYPE_DOUBLE: pa.float64(),
-    FieldDescriptor.TYPE_BOOL: pa.bool_(),
-}
 _PYTHON_TYPES = {
     FieldDescriptor.TYPE_STRING: str,
     FieldDescriptor.TYPE_INT64: int,
@@ -58,7 +54,18 @@ class Column:
 
     @property
     def arrow_type(self) -> pa.DataType:
-        base = _ARROW_TYPES[self.proto_type]
+        # pyarrow is imported here, not at module level: the bidder imports the contract
+        # (through the tracking-log writer) and must not pay pyarrow's start-up and memory.
+        import pyarrow as pa
+
+        arrow_types = {
+            FieldDescriptor.TYPE_STRING: pa.string(),
+            FieldDescriptor.TYPE_INT64: pa.int64(),
+            FieldDescriptor.TYPE_INT32: pa.int32(),
+            FieldDescriptor.TYPE_DOUBLE: pa.float64(),
+            FieldDescriptor.TYPE_BOOL: pa.bool_(),
+        }
+        base = arrow_types[self.proto_type]
         return pa.list_(base) if self.repeated else base
 
     @property
@@ -122,6 +129,8 @@ def columns(event_type: str) -> tuple[Column, ...]:
 @cache
 def arrow_schema(event_type: str) -> pa.Schema:
     """The Arrow schema of an event type's raw lake files (without ingest metadata)."""
+    import pyarrow as pa
+
     return pa.schema([pa.field(c.name, c.arrow_type) for c in columns(event_type)])
 
 

@@ -217,7 +217,8 @@ class TrackingLogWriter:
         return list(self.closed_files)
 
     def abandon(self) -> None:
-        """Drop open files without publishing them (what a crash leaves, minus the OS)."""
+        """Drop open files without publishing them: their `.inprogress` files stay behind, as
+        after a crash (unlike a crash, what was buffered is still written out)."""
         for handle in self._open.values():
             with contextlib.suppress(OSError, ValueError):
                 handle.raw.close()
