@@ -1,7 +1,7 @@
 """The bidder's tracking logs: one writer per process, rotated, flushed, crash-salvaged.
 
 Files are written by `ingest.tracklog.TrackingLogWriter` (the format and naming are the
-ingest contract, INTERFACES.md). This module adds what a long-running server needs:
+ingest contract, docs/interfaces.md). This module adds what a long-running server needs:
 
 - rotation: every open file is closed (published to ingest, by rename) every
   `rotate_s` seconds and when the hour changes, so events reach the lake minutes after

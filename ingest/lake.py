@@ -1,6 +1,6 @@
 """The raw lake on disk: partition paths, atomic file publication, the live-file manifest.
 
-Layout (INTERFACES.md): `<home>/lake/raw/<event_type>/event_date=YYYY-MM-DD/event_hour=HH/
+Layout (docs/interfaces.md): `<home>/lake/raw/<event_type>/event_date=YYYY-MM-DD/event_hour=HH/
 <name>.parquet`, zstd, contract columns only. A data file is written under
 `<home>/lake/_staging/` (outside every reader's glob), fsynced, and renamed into its
 partition: readers see all of it or nothing. It is never modified afterwards; compaction

@@ -1,6 +1,6 @@
 """Source files: finding closed tracking logs, telling what they are, reading their bytes.
 
-A source is one closed log file `<landing>/<event_type>/<name>.<ext>` (INTERFACES.md).
+A source is one closed log file `<landing>/<event_type>/<name>.<ext>` (docs/interfaces.md).
 The folder gives the event type and the extension the format; neither is guessed from
 the content. What the content *looks like* is only used to refuse a file whose name lies
 (`format_mismatch`) with a message that says what it seems to be instead — a gzip file

@@ -51,7 +51,7 @@ CROSS_SEP = "\x1e"  # between the component values of a cross (and joined inputs
 CROSS_NAME_SEP = "*"
 
 # Bid-time raw fields a feature may read, with their proto3 kind. These are the
-# bid_request event's columns carried by the feature marts (INTERFACES.md), plus the
+# bid_request event's columns carried by the feature marts (docs/interfaces.md), plus the
 # campaign and creative the bidder is pricing. Anything known only after the auction
 # (clearing price, impression/click/conversion times, labels) or decided from the model's
 # own output (bid price, pctr, no_bid_reason) must never be here: tests/ml/test_features.py

@@ -1,6 +1,6 @@
 """The model registry on disk: versions, the CURRENT pointer, promotion history.
 
-Layout (INTERFACES.md), below `models_root` (default `<BIDLAKE_HOME>/models`):
+Layout (docs/interfaces.md), below `models_root` (default `<BIDLAKE_HOME>/models`):
 
     <name>/<version>/model.json       the artifact (ml/artifact.py)
     <name>/<version>/gate.json        the promotion verdict and its reason

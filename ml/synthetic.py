@@ -1,6 +1,6 @@
 """Synthetic feature marts drawn from a known logistic truth (tests and benchmarks).
 
-Rows have the columns of `ftr_ctr_training` / `ftr_cvr_training` (INTERFACES.md) and the
+Rows have the columns of `ftr_ctr_training` / `ftr_cvr_training` (docs/interfaces.md) and the
 simulator's truth table (bid_id, p_click, p_conversion), so training, evaluation and the
 oracle comparison run end to end without the simulator, dbt or the warehouse. The true
 logit is a sum of effects the default feature spec can represent (publisher, placement

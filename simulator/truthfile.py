@@ -1,6 +1,6 @@
 """The truth files: Parquet, one row per impression, read by ml for oracle metrics.
 
-Columns (INTERFACES.md): `bid_id` (string, the impression's bid_id), `p_click` (double,
+Columns (docs/interfaces.md): `bid_id` (string, the impression's bid_id), `p_click` (double,
 true P(click | impression)) and `p_conversion` (double, true P(conversion within the
 7-day window | click)). A file is written to a hidden temp name, fsynced and renamed into
 place, so a reader never sees half of one; an existing file is never overwritten (a
