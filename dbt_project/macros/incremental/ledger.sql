@@ -55,6 +55,7 @@
   {%- set meta = bidlake_incremental_meta() -%}
   {%- set changed = {} -%}
   {%- if not execute -%}{{ return(changed) }}{%- endif -%}
+  {%- set forced = bidlake_rebuild_hours() -%}
   {%- for input in bidlake_inputs(meta) -%}
     {%- set query -%}
       select distinct (epoch(a.part_date)::bigint // 3600 + coalesce(a.part_hour, 0))::bigint as epoch_hour
@@ -66,7 +67,7 @@
       order by 1
     {%- endset -%}
     {%- set hours = run_query(query).columns[0].values() | map('int') | list -%}
-    {%- do changed.update({input.split(':', 1)[1]: hours}) -%}
+    {%- do changed.update({input.split(':', 1)[1]: (hours + forced) | unique | sort}) -%}
   {%- endfor -%}
   {{ return(changed) }}
 {% endmacro %}
@@ -120,4 +121,25 @@
       where c.model = '{{ this.identifier }}' and c.input = '{{ input }}' and c.item = a.item
   );
   {% endfor %}
+{% endmacro %}
+
+
+{#
+  Hours to rebuild whatever the ledger says - a deliberate backfill or repair, e.g. after a
+  fix to a model's logic: `--vars '{rebuild_from: "2024-06-01T00:00:00Z", rebuild_to:
+  "2024-06-02T00:00:00Z"}'` (UTC, end exclusive). Every input of every incremental model
+  then counts those hours as changed. Costs what rebuilding those hours costs.
+#}
+{% macro bidlake_rebuild_hours() %}
+  {%- set start, end = var('rebuild_from', none), var('rebuild_to', none) -%}
+  {%- if start is none or end is none -%}{{ return([]) }}{%- endif -%}
+  {%- set query -%}
+    select (epoch(h)::bigint // 3600)::bigint
+    from range(
+        date_trunc('hour', '{{ start }}'::timestamptz),
+        '{{ end }}'::timestamptz,
+        interval 1 hour
+    ) as hours (h)
+  {%- endset -%}
+  {{ return(run_query(query).columns[0].values() | map('int') | list) }}
 {% endmacro %}

@@ -3,7 +3,12 @@ with
 
 source as (
 
-    select * from {{ source('tracker', 'click') }}
+    {% if bidlake_lake_has_files('click') %}
+        select * from {{ source('tracker', 'click') }}
+    {% else %}
+        -- Nothing has landed yet: the same columns, no rows (macros/lake_source.sql).
+        {{ bidlake_empty_source('tracker', 'click') }}
+    {% endif %}
 
 ),
 

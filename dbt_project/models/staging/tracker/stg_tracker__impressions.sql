@@ -3,7 +3,12 @@ with
 
 source as (
 
-    select * from {{ source('tracker', 'impression') }}
+    {% if bidlake_lake_has_files('impression') %}
+        select * from {{ source('tracker', 'impression') }}
+    {% else %}
+        -- Nothing has landed yet: the same columns, no rows (macros/lake_source.sql).
+        {{ bidlake_empty_source('tracker', 'impression') }}
+    {% endif %}
 
 ),
 
