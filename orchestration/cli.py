@@ -1,15 +1,15 @@
 """`bidlake run`: the platform's main job, end to end, through Dagster.
 
-    bidlake run [--seed 0] [--start 2026-01-05T00] [--hours 48] [--rate 20]
+    bidlake run [--seed 0] [--start 2026-01-05T00] [--hours 48] [--rate 10]
 
 simulate → ingest → build → train (+ export) → replay the bidder on fresh traffic, each
 stage a Dagster run on the instance under `$BIDLAKE_HOME/dagster` (see
 `orchestration.main_job`); then a one-screen summary and where to look next. Exit status
 0 when every stage that exists succeeded, 1 otherwise.
 
-The default volume — two simulated days at 20 bid requests/s (≈3.5M requests, ≈0.5M
-impressions, ≈3k clicks) — is the smallest that gives the models a day to train on and a
-day to evaluate on, and runs in a few minutes on two cores.
+The default volume — two simulated days at 10 bid requests/s (≈1.7M requests, ≈290k
+impressions, ≈1.6k clicks, ≈90 conversions) — gives the models a day to train on and the
+next day to be judged on, and runs in about two minutes on two cores.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The landing folder as Dagster sees it: closed tracking-log files, grouped by hour.
 
 A closed log file is `<landing>/<event_type>/<writer_id>-<YYYYMMDD>T<HH>-<seq>.<ext>`
-(INTERFACES.md); files being written start with "." and are never listed. The hour in the
+(docs/interfaces.md); files being written start with "." and are never listed. The hour in the
 name is the writer's hour, and it is what an hourly raw partition means to Dagster: "the
 log files of that hour". The records inside still go to the lake partition of their own
 event_time (ingest decides that), so a late event is never lost by this grouping.

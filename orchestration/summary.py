@@ -48,6 +48,11 @@ def _figures(stage: Stage) -> list[str]:
                 f"{key}: {_n(c.get('raw'))} rows"
                 + (f", {_n(c.get('quarantined'))} quarantined" if c.get("quarantined") else "")
                 + (f", {_n(c.get('duplicates'))} duplicates" if c.get("duplicates") else "")
+                + (
+                    f" ({_n(c.get('files_already_ingested'))} files were already in the lake)"
+                    if c.get("files_already_ingested")
+                    else ""
+                )
             )
         return lines + _check_lines(stage)
     if stage.name == "build":

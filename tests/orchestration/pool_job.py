@@ -5,7 +5,6 @@ Prints `<start> <end>` (epoch seconds) of the guarded work: two concurrent proce
 one home must print intervals that do not overlap.
 """
 
-
 import time
 
 import dagster as dg

@@ -1,6 +1,7 @@
 """One small partition end to end with `dagster.materialize`, through the real parts:
 simulated logs → raw lake (one hour) → every dbt model (that day), with the reconciliation
-and the dbt tests evaluated as checks, and the published catalog agreeing with the lake."""
+and the dbt tests evaluated as checks, and the published catalog agreeing with the lake.
+(Training and the bidder replay run in `test_main_job.py`, through `bidlake run`.)"""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from orchestration import definitions, parts
 from orchestration.assets import lake, simulation
 from orchestration.checks import ingest_reconciliation
+from orchestration.landing import closed_log_files
 
 HOUR = "2026-01-05-00:00"
 DAY = "2026-01-05"
@@ -39,18 +41,23 @@ def test_one_hour_through_the_platform(home: Path) -> None:
             run_config={
                 "ops": {
                     simulation.simulated_logs.op.name: {
-                        "config": {"start": "2026-01-05T00", "hours": 1, "rate": 3.0}
+                        # 5/s for an hour: every event type appears (one conversion).
+                        "config": {"start": "2026-01-05T00", "hours": 1, "rate": 5.0}
                     }
                 }
             },
         )
         assert simulated.success
 
+        # The hour's partition, with every file the simulation wrote — its last clicks'
+        # conversions land in files of later hours — as `bidlake run` does.
+        files = [str(p) for p in closed_log_files(home / "landing")]
         ingested = dg.materialize(
             [lake.ingest_tracking_logs, ingest_reconciliation],
             partition_key=HOUR,
             instance=instance,
             resources=resources,
+            run_config={"ops": {lake.INGEST_OP: {"config": {"files": files}}}},
         )
         assert ingested.success
         assert all(e.passed for e in ingested.get_asset_check_evaluations())
