@@ -59,6 +59,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="hours of fresh traffic replayed to the bidder (default %(default)s)",
     )
     parser.add_argument(
+        "--reporting-url",
+        default=os.environ.get("BIDLAKE_REPORTING_URL", ""),
+        help="also copy the reporting marts to this PostgreSQL (postgresql+psycopg://…; "
+        "default $BIDLAKE_REPORTING_URL, none: skipped)",
+    )
+    parser.add_argument(
         "--replay-rate",
         type=float,
         default=d.replay_rate,
@@ -82,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
         log_format=args.log_format,
         replay_hours=args.replay_hours,
         replay_rate=args.replay_rate,
+        reporting_url=args.reporting_url or "",
     )
     if settings.hours < 1 or settings.rate <= 0:
         console.print("[red]bidlake run: --hours must be >= 1 and --rate > 0[/red]")

@@ -25,6 +25,7 @@ asset_checks: list = []
 sensor_defs: list = []
 raw_keys: list[AssetKey] = []
 dbt_selection = None
+export_reporting = None
 model_keys: list[AssetKey] = []
 
 if parts.available("simulator"):
@@ -42,6 +43,9 @@ if parts.available("warehouse"):
     assets += [dbt_models, *warehouse.external_source_specs(project)]
     dbt_selection = AssetSelection.assets(dbt_models)
     resources["dbt"] = dbt_project.cli_resource(project)
+    if parts.available("reporting_export"):
+        assets.append(warehouse.build_reporting_export(dbt_models))
+        export_reporting = warehouse.REPORTING_EXPORT_KEY
     if parts.available("ml"):
         for name, mart in models.MODELS.items():
             mart_key = warehouse.model_key(dbt_models, mart)
@@ -60,7 +64,7 @@ job_defs = jobs.build_jobs(
     dbt=dbt_selection,
     models=model_keys,
     replay=replay,
-    export_reporting=None,
+    export_reporting=export_reporting,
 )
 
 defs = Definitions(

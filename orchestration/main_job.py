@@ -1,6 +1,6 @@
 """The platform's main job, as a sequence of Dagster runs: what `bidlake run` executes.
 
-    simulate → ingest → build → train (+ export) → replay the bidder on fresh traffic
+    simulate → ingest → build [→ export-reporting] → train (+ export) → replay the bidder
 
 Each stage is one run of its job (`orchestration.jobs`) on the persistent instance under
 `<home>/dagster`, executed in this process, so the runs, their materializations, checks
@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from bidlake.paths import REPO_ROOT
 from orchestration import jobs, parts
+from orchestration.resources import REPORTING_URL_ENV
 
 if TYPE_CHECKING:
     from dagster import DagsterInstance
@@ -60,6 +61,10 @@ class Settings:
     log_format: str = "jsonl"
     replay_hours: int = 1
     replay_rate: float = 5.0
+    # Copy the reporting marts to this PostgreSQL (postgresql+psycopg://…) after the build;
+    # empty: that stage is skipped. Read from BIDLAKE_REPORTING_URL by the export step
+    # itself, so the URL (and its password) never lands in Dagster's run records.
+    reporting_url: str = ""
 
 
 @dataclass
@@ -149,6 +154,7 @@ class MainJob:
             ("simulate", "simulator", jobs.SIMULATE, MainJob._simulate),
             ("ingest", "ingest", jobs.INGEST, MainJob._ingest),
             ("build", "warehouse", jobs.BUILD, MainJob._build),
+            ("export-reporting", "reporting_export", jobs.EXPORT_REPORTING, MainJob._export),
             ("train", "ml", jobs.TRAIN, MainJob._train),
             ("replay", "replay", jobs.REPLAY, MainJob._replay),
         ]
@@ -161,6 +167,8 @@ class MainJob:
                 missing = parts.missing("bidder")
             if missing is None and job not in job_names:
                 missing = f"no {job} in the definitions"
+            if missing is None and job == jobs.EXPORT_REPORTING and not self.settings.reporting_url:
+                missing = f"no reporting database (--reporting-url or {REPORTING_URL_ENV})"
             if missing is not None:
                 stage.status, stage.reason = "skipped", missing
             elif blocked:
@@ -280,6 +288,10 @@ class MainJob:
         # conversion needs its day built.
         first, last = self.file_hours or self._window_hours()
         self.execute(stage, jobs.BUILD, partition_range=(first[:10], last[:10]))
+
+    def _export(self, stage: Stage) -> None:
+        os.environ[REPORTING_URL_ENV] = self.settings.reporting_url  # see Settings
+        self.execute(stage, jobs.EXPORT_REPORTING)
 
     def _train(self, stage: Stage) -> None:
         self.execute(stage, jobs.TRAIN)

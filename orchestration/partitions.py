@@ -40,8 +40,12 @@ def window_ms(window: TimeWindow) -> tuple[int, int]:
 
 
 def dbt_window_vars(window: TimeWindow) -> dict[str, str]:
-    """The dbt vars for a partition window: ISO-8601 UTC, start inclusive, end exclusive."""
+    """The dbt vars that make a build (re)build a partition window: ISO-8601 UTC, start
+    inclusive, end exclusive. The dbt project calls them `rebuild_from`/`rebuild_to`
+    (dbt_project/macros/incremental/ledger.sql): every incremental model treats those hours
+    as changed, whatever its ledger says, and also picks up any other new lake files as
+    usual — which is what materializing a day's partition means."""
     return {
-        "window_start": window.start.astimezone(UTC).isoformat(),
-        "window_end": window.end.astimezone(UTC).isoformat(),
+        "rebuild_from": window.start.astimezone(UTC).isoformat(),
+        "rebuild_to": window.end.astimezone(UTC).isoformat(),
     }

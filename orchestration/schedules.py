@@ -3,6 +3,7 @@
 - 01:15 `build_job` for yesterday's partition. Yesterday, not today: a day is built once
   it is over; events that arrive later are picked up by the next builds through the
   models' late-event lookback (and a backfill re-builds any day on demand).
+- 02:00 `export_reporting_job`: the reporting marts to PostgreSQL, if one is configured.
 - 02:30 `train_job`: the models retrain on the freshly built feature marts. If the build
   is still running, training waits on nothing — it reads the last published catalog,
   which is always complete — so at worst it trains on the previous day's data.
@@ -20,7 +21,7 @@ from datetime import timedelta
 
 from dagster import RunRequest, ScheduleDefinition, ScheduleEvaluationContext, schedule
 
-from orchestration.jobs import BUILD, COMPACTION, TRAIN
+from orchestration.jobs import BUILD, COMPACTION, EXPORT_REPORTING, TRAIN
 
 
 @schedule(
@@ -42,6 +43,14 @@ daily_training_schedule = ScheduleDefinition(
     description="Retrain, gate and export the CTR and CVR models.",
 )
 
+daily_reporting_export_schedule = ScheduleDefinition(
+    name="daily_reporting_export_schedule",
+    job_name=EXPORT_REPORTING,
+    cron_schedule="0 2 * * *",
+    execution_timezone="UTC",
+    description="Copy the reporting marts to PostgreSQL (when BIDLAKE_REPORTING_URL is set).",
+)
+
 daily_compaction_schedule = ScheduleDefinition(
     name="daily_compaction_schedule",
     job_name=COMPACTION,
@@ -55,6 +64,7 @@ def build_schedules(job_names: set[str]) -> list[ScheduleDefinition]:
     """The schedules whose jobs exist in the definitions."""
     wanted = [
         (BUILD, daily_build_schedule),
+        (EXPORT_REPORTING, daily_reporting_export_schedule),
         (TRAIN, daily_training_schedule),
         (COMPACTION, daily_compaction_schedule),
     ]

@@ -79,6 +79,9 @@ def _figures(stage: Stage) -> list[str]:
             verdict = "promoted" if r.get("promoted") else "kept the current model"
             lines.append(f"{name} {r.get('version')}: {model}{oracle} — {verdict}")
         return lines
+    if stage.name == "export-reporting" and m:
+        r = next(iter(m.values()))
+        return [f"{_n(r.get('rows'))} rows to {r.get('database')} schema {r.get('schema')}"]
     if stage.name == "replay" and m:
         r = next(iter(m.values()))
         keys = ("requests", "bids", "wins", "clicks", "conversions")

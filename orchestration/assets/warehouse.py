@@ -1,5 +1,9 @@
 """Every dbt model as a Dagster asset (dagster-dbt), and the reporting export.
 
+`exports/reporting_postgres` copies the published `rpt_*` marts to PostgreSQL
+(`bidlake.warehouse.export`) when `BIDLAKE_REPORTING_URL` is set at run start; without it
+the step records nothing rather than pretend.
+
 One `@dbt_assets` definition covers the whole project; one translator decides keys and
 groups:
 
@@ -15,10 +19,11 @@ dbt tests become asset checks on the models they test (dagster-dbt's default), s
 `unique` or `assert_clicks_le_impressions` shows on the asset in the UI.
 
 The models are partitioned by day. A run over one day or a range of days is one
-`dbt build` with `--vars {window_start, window_end}` (ISO-8601 UTC, end exclusive): the
-incremental models (re)build that window plus their late-event lookback. Holding the
-warehouse pool for the whole step (dbt build, then publishing the read-only catalog) is
-what keeps the DuckDB file to one writer (see `orchestration.pools`).
+`dbt build` with `--vars {rebuild_from, rebuild_to}` (ISO-8601 UTC, end exclusive): the
+incremental models (re)build that window, plus whatever new lake files their ledger
+sees. The whole step (dbt build, then publishing the read-only catalog) holds the
+warehouse pool and the home's build lock: one writer of the DuckDB file (see
+`orchestration.pools`).
 """
 
 import json
@@ -34,6 +39,9 @@ from dagster import (
     AssetsDefinition,
     AssetSpec,
     BackfillPolicy,
+    MaterializeResult,
+    MetadataValue,
+    asset,
 )
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
@@ -125,6 +133,8 @@ def build_dbt_assets(dbt_project: DbtProject) -> AssetsDefinition:
         args = ["build", "--vars", json.dumps(dbt_window_vars(context.partition_time_window))]
         if platform.target:
             args += ["--target", platform.target]
+        if os.environ.get("DBT_WARN_ERROR", "").lower() in ("1", "true", "yes"):
+            args.append("--warn-error")  # as `bidlake build` does in CI
         # The home's build lock, beside the pool (see orchestration.pools): it is what keeps
         # the DuckDB file to one writer, and what publication expects its caller to hold.
         with build_lock(home, context.log.info):
@@ -213,3 +223,51 @@ def model_key(dbt_models: AssetsDefinition, model_name: str) -> AssetKey:
         if key.path[-1] == model_name:
             return key
     raise KeyError(f"no dbt model named {model_name!r} in the manifest")
+
+
+REPORTING_EXPORT_KEY = AssetKey(["exports", "reporting_postgres"])
+
+
+def build_reporting_export(dbt_models: AssetsDefinition) -> AssetsDefinition:
+    """The reporting export, downstream of every `rpt_*` model of `dbt_models`."""
+    marts = [k for k in dbt_models.keys if k.path[-1].startswith("rpt_")]
+
+    @asset(
+        key=REPORTING_EXPORT_KEY,
+        deps=marts,
+        group_name="exports",
+        kinds={"postgres"},
+        output_required=False,
+        description="The reporting marts copied to PostgreSQL (BIDLAKE_REPORTING_URL), whole "
+        "tables in one transaction; not materialized while no database is configured.",
+    )
+    def reporting_export(
+        context: AssetExecutionContext, platform: PlatformResource
+    ) -> Iterator[MaterializeResult]:
+        """Copy the published reporting marts to PostgreSQL.
+
+        Grain: the whole set of `rpt_*` tables of the current publication, per run.
+        Inputs: the read-only catalog (never the build database). Cost: COPY at about
+        200k rows/s; the marts are aggregates (thousands of rows a day), so seconds.
+        """
+        from bidlake.warehouse.export import export_reporting
+
+        url = platform.reporting
+        if not url:
+            context.log.info(
+                "no reporting database configured (BIDLAKE_REPORTING_URL): nothing exported"
+            )
+            return
+        report = export_reporting(url, home=platform.home)
+        yield MaterializeResult(
+            metadata={
+                "database": report.url,  # password hidden
+                "schema": report.schema,
+                "publication": report.publication_id,
+                "rows": report.rows,
+                "tables": MetadataValue.json({t.name: t.rows for t in report.tables}),
+                "seconds": round(report.elapsed_s, 2),
+            }
+        )
+
+    return reporting_export

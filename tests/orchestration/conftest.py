@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.orchestration import postgres
 
 
 @pytest.fixture(autouse=True)
@@ -27,6 +30,20 @@ class MainRun:
     home: Path
     returncode: int
     output: str
+    reporting_url: str  # the PostgreSQL it exported the reporting marts to
+
+
+@pytest.fixture(scope="session")
+def reporting_pg() -> Iterator[postgres.PostgresServer]:
+    """A real PostgreSQL for the reporting export, for the whole session."""
+    reason = postgres.available()
+    if reason:
+        pytest.skip(reason)
+    server = postgres.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 # Small but trainable: ~3 h at 30 requests/s gives ~50k impressions, ~300 clicks and a
@@ -35,12 +52,17 @@ MAIN_RUN_ARGS = ["--hours", "3", "--rate", "30", "--replay-hours", "1", "--repla
 
 
 @pytest.fixture(scope="session")
-def main_run(tmp_path_factory: pytest.TempPathFactory) -> MainRun:
-    """`bidlake run` on a fresh home, as `make run` starts it (a subprocess)."""
+def main_run(
+    tmp_path_factory: pytest.TempPathFactory, reporting_pg: postgres.PostgresServer
+) -> MainRun:
+    """`bidlake run` on a fresh home, as `make run` starts it (a subprocess), exporting the
+    reporting marts to a real PostgreSQL."""
     home = tmp_path_factory.mktemp("main-run") / "home"
     home.mkdir()
+    url = reporting_pg.url.replace("postgresql://", "postgresql+psycopg://")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DAGSTER_", "BIDLAKE_"))}
     env["BIDLAKE_HOME"] = str(home)
+    env["BIDLAKE_REPORTING_URL"] = url
     done = subprocess.run(
         [sys.executable, "-m", "bidlake.cli", "run", *MAIN_RUN_ARGS],
         env=env,
@@ -48,4 +70,9 @@ def main_run(tmp_path_factory: pytest.TempPathFactory) -> MainRun:
         text=True,
         timeout=900,
     )
-    return MainRun(home=home, returncode=done.returncode, output=done.stdout + done.stderr)
+    return MainRun(
+        home=home,
+        returncode=done.returncode,
+        output=done.stdout + done.stderr,
+        reporting_url=url,
+    )

@@ -15,6 +15,7 @@ STAGE_JOBS = {
     "simulate": jobs.SIMULATE,
     "ingest": jobs.INGEST,
     "build": jobs.BUILD,
+    "export-reporting": jobs.EXPORT_REPORTING,
     "train": jobs.TRAIN,
     "replay": jobs.REPLAY,
 }
@@ -52,6 +53,25 @@ def test_its_runs_are_in_the_instance_the_ui_reads(
 
         partitions = instance.get_materialized_partitions(AssetKey(["raw", "impression"]))
         assert partitions == {"2026-01-05-00:00", "2026-01-05-01:00", "2026-01-05-02:00"}
+
+
+def test_the_reporting_marts_reached_postgresql(main_run: MainRun) -> None:
+    import psycopg
+
+    from bidlake.paths import Home
+    from bidlake.warehouse.catalog import connect_read_only
+
+    con = connect_read_only(Home(main_run.home))
+    try:
+        [(in_catalog,)] = con.execute("select sum(impressions) from rpt_campaign_daily").fetchall()
+    finally:
+        con.close()
+    url = main_run.reporting_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url) as pg:
+        [(in_postgres,)] = pg.execute(
+            "select sum(impressions) from reporting.rpt_campaign_daily"
+        ).fetchall()
+    assert in_postgres == in_catalog > 0
 
 
 def test_it_leaves_a_served_model_and_the_bidders_logs(main_run: MainRun) -> None:
