@@ -96,3 +96,52 @@ def test_a_missing_part_is_left_out_and_named(home: Path, monkeypatch: pytest.Mo
         assert instance.get_runs() == []
     assert [(s.name, s.status) for s in stages] == [(n, "skipped") for n in STAGE_JOBS]
     assert stages[0].reason == "simulator: not built yet (test)"
+
+
+def test_runs_of_a_dead_bidlake_run_are_failed_and_free_their_slots(home: Path) -> None:
+    """A `bidlake run` killed mid-build must not hold the warehouse pool forever."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import uuid
+
+    from dagster import DagsterRun, DagsterRunStatus
+
+    from orchestration import pools
+    from orchestration.instance import open_instance
+
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    dead_pid = gone.stdout.strip()  # a process that has exited
+    tags = {main_job.PID_TAG: dead_pid, main_job.HOST_TAG: socket.gethostname()}
+    with open_instance() as instance:
+        run = instance.add_run(
+            DagsterRun(
+                job_name=jobs.BUILD,
+                run_id=uuid.uuid4().hex,
+                status=DagsterRunStatus.STARTED,
+                tags=tags,
+            )
+        )
+        storage = instance.event_log_storage
+        assert storage.claim_concurrency_slot(pools.WAREHOUSE, run.run_id, "step").is_claimed
+        assert main_job.recover_dead_runs(instance) == [run.run_id]
+        after = instance.get_run_by_id(run.run_id)
+        assert after is not None and after.status == DagsterRunStatus.FAILURE
+        assert storage.get_concurrency_info(pools.WAREHOUSE).claimed_slots == []
+        # A live process's run is left alone.
+        alive = instance.add_run(
+            DagsterRun(
+                job_name=jobs.BUILD,
+                run_id=uuid.uuid4().hex,
+                status=DagsterRunStatus.STARTED,
+                tags={**tags, main_job.PID_TAG: str(os.getpid())},
+            )
+        )
+        assert main_job.recover_dead_runs(instance) == []
+        assert instance.get_run_by_id(alive.run_id).status == DagsterRunStatus.STARTED  # type: ignore[union-attr]
