@@ -151,7 +151,11 @@ def publish_locked(home: Home, *, grace: float | None = None) -> Publication:
         publication_id=publication_id,
         catalog=pub_dir / CATALOG_FILE,
         published_at=published_at,
-        relations=(*relations, *[r for r, _ in raw]),
+        relations=(
+            *relations,
+            *(PublishedRelation(name, "view", 0, 0, 0) for name in sorted(views)),
+            *(r for r, _ in raw),
+        ),
         elapsed_s=time.perf_counter() - started,
         removed_publications=removed_pubs,
         removed_files=removed_files,
