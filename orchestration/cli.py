@@ -59,16 +59,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="hours of fresh traffic replayed to the bidder (default %(default)s)",
     )
     parser.add_argument(
-        "--reporting-url",
-        default=os.environ.get("BIDLAKE_REPORTING_URL", ""),
-        help="also copy the reporting marts to this PostgreSQL (postgresql+psycopg://…; "
-        "default $BIDLAKE_REPORTING_URL, none: skipped)",
-    )
-    parser.add_argument(
         "--replay-rate",
         type=float,
         default=d.replay_rate,
         help="bid requests per second in the replay (default %(default)s)",
+    )
+    parser.add_argument(
+        "--reporting-url",
+        default=None,
+        help="also copy the reporting marts to this PostgreSQL (postgresql+psycopg://…; "
+        "default $BIDLAKE_REPORTING_URL; none: that stage is skipped)",
     )
 
 
@@ -78,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
     from bidlake.paths import home
     from orchestration.instance import StorageUrlError, open_instance
     from orchestration.main_job import MainJob, Settings, recover_dead_runs
+    from orchestration.resources import REPORTING_URL_ENV
 
     console = Console(stderr=True)
     settings = Settings(
@@ -88,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         log_format=args.log_format,
         replay_hours=args.replay_hours,
         replay_rate=args.replay_rate,
-        reporting_url=args.reporting_url or "",
+        reporting_url=args.reporting_url or os.environ.get(REPORTING_URL_ENV, ""),
     )
     if settings.hours < 1 or settings.rate <= 0:
         console.print("[red]bidlake run: --hours must be >= 1 and --rate > 0[/red]")

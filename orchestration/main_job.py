@@ -9,10 +9,11 @@ their assets are partitioned differently (hourly ingest, daily models, unpartiti
 training); a range of partitions runs as one run (single-run backfill), e.g. a two-day
 simulation ingests as one run over 48+ hourly partitions and builds as one dbt run.
 
-A stage runs only if the previous ones succeeded, and counts as failed when a step failed
-or an ERROR-severity check failed (the reconciliation, a dbt test) — nothing is built on
-data that did not reconcile. A stage whose part is not in the checkout is left out, and
-the summary says which part is missing. All runs of one `bidlake run` share the tag
+A stage runs only if the stages it needs succeeded (`PLAN`), and counts as failed when a
+step failed or an ERROR-severity check failed (the reconciliation, a dbt test) — nothing
+is built on data that did not reconcile; a failed reporting export blocks nothing. A
+stage whose part is not in the checkout is left out, and the summary says which part is
+missing. All runs of one `bidlake run` share the tag
 `bidlake/main_run`, so the UI can list them together (Runs → filter by tag).
 
 Runs started here bypass the UI's run queue, but not the pools: the warehouse, lake and
@@ -150,34 +151,26 @@ class MainJob:
         from orchestration import definitions
 
         job_names = {j.name for j in definitions.defs.resolve_all_job_defs()}
-        plan: list[tuple[str, str, str, Runner]] = [
-            ("simulate", "simulator", jobs.SIMULATE, MainJob._simulate),
-            ("ingest", "ingest", jobs.INGEST, MainJob._ingest),
-            ("build", "warehouse", jobs.BUILD, MainJob._build),
-            ("export-reporting", "reporting_export", jobs.EXPORT_REPORTING, MainJob._export),
-            ("train", "ml", jobs.TRAIN, MainJob._train),
-            ("replay", "replay", jobs.REPLAY, MainJob._replay),
-        ]
-        blocked = ""
-        for name, part, job, runner in plan:
+        by_name: dict[str, Stage] = {}
+        for name, job, needs_parts, after, runner in PLAN:
             stage = Stage(name, job=job)
             self.stages.append(stage)
-            missing = parts.missing(part)
-            if part == "replay" and missing is None:
-                missing = parts.missing("bidder")
+            by_name[name] = stage
+            missing = next((m for m in map(parts.missing, needs_parts) if m), None)
             if missing is None and job not in job_names:
                 missing = f"no {job} in the definitions"
             if missing is None and job == jobs.EXPORT_REPORTING and not self.settings.reporting_url:
                 missing = f"no reporting database (--reporting-url or {REPORTING_URL_ENV})"
+            # A stage runs after the stages it needs succeeded, or were left out because
+            # their part does not exist; after a failure it does not run at all.
+            blocking = [d for d in after if by_name[d].status not in ("succeeded", "skipped")]
             if missing is not None:
                 stage.status, stage.reason = "skipped", missing
-            elif blocked:
-                stage.status, stage.reason = "not run", f"{blocked} did not succeed"
+            elif blocking:
+                stage.status, stage.reason = "not run", f"{blocking[0]} did not succeed"
             else:
                 self.on_stage(stage)
                 runner(self, stage)
-            if stage.status == "failed":
-                blocked = blocked or name
             self.on_stage(stage)
         return self.stages
 
@@ -317,3 +310,21 @@ class MainJob:
         ).replace(tzinfo=UTC)
         end = start + timedelta(hours=self.settings.hours - 1)
         return start.strftime(HOUR_KEY_FORMAT), end.strftime(HOUR_KEY_FORMAT)
+
+
+# (stage, job, parts it needs, stages it runs after, what runs it). A part missing from the
+# checkout skips the stage and names the part; nothing stands in for it.
+PLAN: list[tuple[str, str, tuple[str, ...], tuple[str, ...], Runner]] = [
+    ("simulate", jobs.SIMULATE, ("simulator",), (), MainJob._simulate),
+    ("ingest", jobs.INGEST, ("ingest",), ("simulate",), MainJob._ingest),
+    ("build", jobs.BUILD, ("warehouse", "ingest"), ("ingest",), MainJob._build),
+    (
+        "export-reporting",
+        jobs.EXPORT_REPORTING,
+        ("reporting_export", "warehouse"),
+        ("build",),
+        MainJob._export,
+    ),
+    ("train", jobs.TRAIN, ("ml", "warehouse"), ("build",), MainJob._train),
+    ("replay", jobs.REPLAY, ("replay", "bidder", "ml"), ("train",), MainJob._replay),
+]
