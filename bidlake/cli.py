@@ -53,7 +53,15 @@ def _load(command: Command):
         raise
 
 
-def build_parser() -> tuple[argparse.ArgumentParser, dict[str, object]]:
+def build_parser(
+    wanted: str | None = None,
+) -> tuple[argparse.ArgumentParser, dict[str, object]]:
+    """The parser; only `wanted`'s module is imported when a subcommand is named.
+
+    `bidlake sql` must not pay for importing Dagster or scikit-learn, so the other
+    subcommands get a placeholder parser; `bidlake --help` (wanted=None) loads them all
+    to tell which are built.
+    """
     parser = argparse.ArgumentParser(
         prog="bidlake",
         description="SQL-first lakehouse for real-time bidding. Data goes to $BIDLAKE_HOME "
@@ -63,6 +71,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, object]]:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     modules: dict[str, object] = {}
     for command in COMMANDS:
+        if wanted is not None and command.name != wanted:
+            sub.add_parser(command.name, help=command.help)
+            continue
         module = _load(command)
         help_text = command.help if module else f"{command.help} (not built yet: {command.part})"
         command_parser = sub.add_parser(command.name, help=help_text, description=help_text)
@@ -74,8 +85,15 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, object]]:
     return parser, modules
 
 
+def _named_command(argv: list[str]) -> str | None:
+    names = {c.name for c in COMMANDS}
+    first = next((a for a in argv if not a.startswith("-")), None)
+    return first if first in names else None
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser, modules = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser, modules = build_parser(_named_command(argv))
     args = parser.parse_args(argv)
     module = modules[args.command]
     if module is None:

@@ -21,3 +21,15 @@ def test_unbuilt_command_names_its_part_and_exits_2(
     monkeypatch.setattr(cli, "COMMANDS", (*cli.COMMANDS, fake))
     assert cli.main(["later"]) == 2
     assert "provided by somewhere/" in capsys.readouterr().err
+
+
+def test_a_named_subcommand_imports_only_its_own_module() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from bidlake import cli; cli.build_parser('sql'); "
+        "print(sorted(m for m in ('dagster', 'sklearn', 'orchestration.cli') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
