@@ -13,6 +13,9 @@ not worse than the current model's on the same rows by more than `GATE_TOLERANCE
 ranks as well but is miscalibrated overbids or underbids. The tolerance absorbs the
 noise of refitting on a day more data without letting a real regression through; with no
 current model (or an unreadable one) the new model is promoted and the reason says why.
+Before any of that, a model must beat the holdout's base rate (normalized entropy < 1): one
+that does not — too few positives, e.g. CVR from a young lake — would price bids worse than
+a constant, so it is never promoted and the bidder keeps no-bidding (`no_model`) instead.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from ml.scorer import ScoringModel
 from ml.train import Progress, TrainConfig, Training, train
 
 GATE_TOLERANCE = 0.002  # relative log loss increase still accepted
+MAX_NORMALIZED_ENTROPY = 1.0  # a model must beat predicting the base rate to be served
 PARITY_ROWS = 2_000
 PARITY_TOLERANCE = 1e-9
 
@@ -108,7 +112,18 @@ def decide(training: Training, models_root: Path | None) -> GateVerdict:
     """Compare the new model with the current one on the new model's holdout."""
     name = training.task.name
     new_loss = training.metrics["model"]["log_loss"]
+    normalized_entropy = training.metrics["model"].get("normalized_entropy")
     current = registry.current_version(name, models_root)
+    if normalized_entropy is None or normalized_entropy >= MAX_NORMALIZED_ENTROPY:
+        positives = training.metrics["model"].get("positives")
+        return GateVerdict(
+            False,
+            f"not promoted: no better than the base rate (holdout normalized entropy "
+            f"{normalized_entropy if normalized_entropy is None else round(normalized_entropy, 4)}"
+            f" >= {MAX_NORMALIZED_ENTROPY}, {positives} holdout positives)",
+            new_loss,
+            current,
+        )
     if current is None:
         return GateVerdict(True, "no current model: promoted as the first", new_loss)
     try:

@@ -14,8 +14,9 @@ from ml import registry
 from ml.data import TASKS, DataError
 from ml.export import ExportError, export, train_and_export
 from ml.scorer import load_model
-from ml.synthetic import Synthetic, write_truth
+from ml.synthetic import Synthetic, make_marts, write_truth
 from ml.train import TrainConfig, train
+from tests.ml.conftest import connect
 
 CONFIG = TrainConfig(c_grid=(0.3,))
 
@@ -65,9 +66,15 @@ def test_train_and_export_writes_a_complete_version(
     assert entry["version"] == result.version and entry["promoted"] is True
 
 
-def test_cvr_model(home: Path, small_con: duckdb.DuckDBPyConnection) -> None:
-    result = train_and_export("cvr", con=small_con, config=CONFIG)
-    assert result.promoted and registry.current_version("cvr") == result.version
+def test_cvr_model(home: Path) -> None:
+    # Enough clicks (a high-CTR world over twelve days) for a CVR model that beats the base
+    # rate; the plumbing fixture's ~100 conversions do not, and the gate refuses that one.
+    data = make_marts(120_000, days=12, seed=5, ctr_base_logit=-1.5, n_publishers=20, n_campaigns=3)
+    con = connect(data)
+    result = train_and_export("cvr", con=con, config=CONFIG)
+    con.close()
+    assert result.promoted, result.reason
+    assert registry.current_version("cvr") == result.version
     assert result.window["holdout_days"] == ["2025-01-05"]  # the newest day with mature labels
 
 
@@ -136,3 +143,16 @@ def test_gate_scores_a_current_model_with_another_spec(
     second = train_and_export("ctr", con=small_con, config=CONFIG, now_ms=2_000_000_000_000)
     # The current model is re-scored with its own 2**16-bucket spec on the same holdout.
     assert second.gate.current_log_loss == pytest.approx(first.model_metrics["log_loss"], rel=1e-9)
+
+
+def test_a_model_no_better_than_the_base_rate_is_never_promoted(
+    home: Path, small_con: duckdb.DuckDBPyConnection
+) -> None:
+    # Labels that carry no signal: whatever the model learns is noise, and its holdout
+    # normalized entropy is >= 1 — even with no current model, it must not be served.
+    small_con.execute("select setseed(0.42)")
+    small_con.execute("update ftr_ctr_training set is_clicked = random() < 0.02")
+    result = train_and_export("ctr", con=small_con, config=CONFIG)
+    assert not result.promoted
+    assert result.reason.startswith("not promoted: no better than the base rate")
+    assert registry.current_version("ctr") is None
