@@ -1,6 +1,6 @@
 """Small raw lakes for warehouse tests, written exactly as ingest writes them.
 
-Layout and columns are the interface (INTERFACES.md): `<raw>/<event_type>/event_date=
+Layout and columns are the interface (docs/interfaces.md): `<raw>/<event_type>/event_date=
 YYYY-MM-DD/event_hour=HH/<name>.parquet`, zstd, columns `ingest.contract.arrow_schema`
 with every field present (defaults "" / 0 / []), the partition only in the path, files
 appearing by atomic rename.

@@ -15,7 +15,7 @@ from ingest.contract import EVENT_TYPES, arrow_schema, vocabularies
 from tests.warehouse.conftest import Built
 
 MODELS = project.DBT_PROJECT_DIR / "models"
-# INTERFACES.md, "Feature marts": the bid-time features, in this order.
+# docs/interfaces.md, "Feature marts": the bid-time features, in this order.
 FEATURES = [
     "exchange", "publisher_id", "site_domain", "app_bundle", "placement_id", "ad_format",
     "ad_width", "ad_height", "slot_visibility", "device_type", "os", "browser", "country",

@@ -2,7 +2,7 @@
 -- at bid time (the bid request's columns, and the campaign and creative it bid with) and
 -- the label is_clicked. Nothing known only after the auction - clearing price, win time,
 -- the click itself - is a feature; impression_at and the ids are there to split and join.
--- Read by ml/ through the published catalog; the columns are a contract (INTERFACES.md).
+-- Read by ml/ through the published catalog; the columns are a contract (docs/interfaces.md).
 {{
     config(
         materialized='incremental',
