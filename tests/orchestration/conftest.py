@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.orchestration import postgres
+from tests.support import postgres
 
 
 @pytest.fixture(autouse=True)
@@ -36,14 +36,8 @@ class MainRun:
 @pytest.fixture(scope="session")
 def reporting_pg() -> Iterator[postgres.PostgresServer]:
     """A real PostgreSQL for the reporting export, for the whole session."""
-    reason = postgres.available()
-    if reason:
-        pytest.skip(reason)
-    server = postgres.start()
-    try:
+    with postgres.running() as server:
         yield server
-    finally:
-        server.stop()
 
 
 # Small but trainable: ~3 h at 30 requests/s gives ~50k impressions, ~300 clicks and a
@@ -59,7 +53,7 @@ def main_run(
     reporting marts to a real PostgreSQL."""
     home = tmp_path_factory.mktemp("main-run") / "home"
     home.mkdir()
-    url = reporting_pg.url.replace("postgresql://", "postgresql+psycopg://")
+    url = reporting_pg.sqlalchemy_url
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DAGSTER_", "BIDLAKE_"))}
     env["BIDLAKE_HOME"] = str(home)
     env["BIDLAKE_REPORTING_URL"] = url

@@ -9,7 +9,7 @@ import dagster as dg
 import pytest
 
 from orchestration import instance, pools
-from tests.orchestration import postgres
+from tests.support import postgres
 
 
 @dg.asset(pool=pools.WAREHOUSE)
@@ -39,21 +39,15 @@ def test_storage_url_must_be_postgresql(home: Path, monkeypatch: pytest.MonkeyPa
 
 @pytest.fixture
 def pg_server() -> Iterator[postgres.PostgresServer]:
-    reason = postgres.available()
-    if reason:
-        pytest.skip(reason)
-    server = postgres.start()
-    try:
+    with postgres.running() as server:
         yield server
-    finally:
-        server.stop()
 
 
 def test_postgres_storage(
     home: Path, monkeypatch: pytest.MonkeyPatch, pg_server: postgres.PostgresServer
 ) -> None:
     # The URL as the reporting export spells it (psycopg 3 driver): normalised for Dagster.
-    url = pg_server.url.replace("postgresql://", "postgresql+psycopg://")
+    url = pg_server.sqlalchemy_url
     monkeypatch.setenv(instance.STORAGE_URL_ENV, url)
     with instance.open_instance() as inst:
         assert type(inst.run_storage).__name__ == "PostgresRunStorage"

@@ -24,7 +24,7 @@ import pytest
 
 from bidlake.paths import REPO_ROOT
 from tests.orchestration.conftest import MainRun
-from tests.orchestration.postgres import free_port
+from tests.support.postgres import free_port
 
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

@@ -13,8 +13,8 @@ import pytest
 from bidlake.paths import REPO_ROOT
 from bidlake.warehouse.catalog import connect_read_only
 from bidlake.warehouse.export import ExportError, export_reporting
+from tests.support import postgres
 from tests.warehouse.conftest import Built
-from tests.warehouse.postgres import postgres_server
 
 MARTS = (
     "rpt_campaign_daily",
@@ -27,8 +27,8 @@ MARTS = (
 
 @pytest.fixture(scope="module")
 def postgres_url() -> Iterator[str]:
-    with postgres_server() as url:
-        yield url
+    with postgres.running() as server:
+        yield server.sqlalchemy_url
 
 
 def pg(url: str, sql: str) -> list[tuple]:
@@ -49,7 +49,7 @@ def test_export_copies_every_reporting_mart_exactly(
 ) -> None:
     report = export_reporting(postgres_url, home=built_scenario.home)
     assert tuple(t.name for t in report.tables) == MARTS
-    assert "postgres@127.0.0.1" in report.url
+    assert "bidlake:***@127.0.0.1" in report.url  # the password is hidden
     for name in MARTS:
         exported = sorted(pg(postgres_url, f"select * from reporting.{name}"), key=repr)
         assert exported == catalog_rows(built_scenario, name), name
