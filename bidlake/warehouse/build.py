@@ -143,7 +143,7 @@ def build(
     args += ["--log-level", "none", "--log-level-file", "debug"]
     with locking.exclusive(project.build_lock(home), "build"):
         started = time.perf_counter()
-        with _environ(project.dbt_env(home)):
+        with environ_overrides(project.dbt_env(home)):
             outcome = _invoke(args, on_event)
         dbt_seconds = time.perf_counter() - started
         nodes = _node_results(outcome.result)
@@ -239,8 +239,10 @@ def _node_results(result: Any) -> tuple[NodeResult, ...]:
 
 
 @contextmanager
-def _environ(updates: Mapping[str, str]) -> Iterator[None]:
-    """Sets environment variables for the block and restores them after."""
+def environ_overrides(updates: Mapping[str, str]) -> Iterator[None]:
+    """Sets environment variables for the block and restores them after (unset ones are
+    removed again). dbt's subprocess inherits them at start; the Dagster dbt asset uses
+    this too. Process-wide: not for concurrent threads wanting different values."""
     saved = {key: os.environ.get(key) for key in updates}
     os.environ.update(updates)
     try:

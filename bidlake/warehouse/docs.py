@@ -19,7 +19,7 @@ from pathlib import Path
 from bidlake.paths import Home
 from bidlake.paths import home as current_home
 from bidlake.warehouse import locking, project
-from bidlake.warehouse.build import _environ, _release_duckdb, dbt_args
+from bidlake.warehouse.build import _release_duckdb, dbt_args, environ_overrides
 
 
 class DocsError(RuntimeError):
@@ -61,7 +61,7 @@ def _run(args: list[str], home: Home, target_name: str | None) -> None:
     env = project.dbt_env(home)
     if target_name:
         env["BIDLAKE_DBT_TARGET"] = target_name
-    with _environ(env):
+    with environ_overrides(env):
         try:
             result = dbtRunner().invoke(args)
         finally:

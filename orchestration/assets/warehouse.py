@@ -127,6 +127,7 @@ def build_dbt_assets(dbt_project: DbtProject) -> AssetsDefinition:
         about a day's worth per day, not the whole history. Holds the warehouse pool.
         """
         from bidlake.warehouse import project
+        from bidlake.warehouse.build import environ_overrides
         from bidlake.warehouse.publish import publish_locked
 
         home = platform.home
@@ -138,7 +139,7 @@ def build_dbt_assets(dbt_project: DbtProject) -> AssetsDefinition:
         # The home's build lock, beside the pool (see orchestration.pools): it is what keeps
         # the DuckDB file to one writer, and what publication expects its caller to hold.
         with build_lock(home, context.log.info):
-            with _environ(project.dbt_env(home)):  # absolute paths for profile and sources
+            with environ_overrides(project.dbt_env(home)):  # absolute paths for profile and sources
                 invocation = dbt.cli(
                     args, context=context, target_path=project.dbt_target_dir(home)
                 )
@@ -182,21 +183,6 @@ def build_lock(home: Home, say: Callable[[str], object]) -> Iterator[None]:
                 time.sleep(delay)  # the holder is another process: nothing to wait on but time
                 delay = min(delay * 2, 15.0)
         yield
-
-
-@contextmanager
-def _environ(updates: Mapping[str, str]) -> Iterator[None]:
-    """Set environment variables for the block (dbt's subprocess inherits them at start)."""
-    saved = {k: os.environ.get(k) for k in updates}
-    os.environ.update(updates)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def external_source_specs(dbt_project: DbtProject) -> list[AssetSpec]:
