@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from simulator.traffic_args import add_traffic_arguments, minute_progress
+
 
 def _rate(text: str) -> float:
     value = float(text)
@@ -23,16 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out", type=Path, default=None, help="landing folder (default: $BIDLAKE_HOME/landing)"
     )
-    parser.add_argument("--seed", type=int, default=0, help="world and traffic seed (default 0)")
-    parser.add_argument(
-        "--start",
-        default="2026-01-05T00",
-        help="first UTC hour, e.g. 2026-01-05T00 (default)",
-    )
-    parser.add_argument("--hours", type=int, default=1, help="hours to simulate (default 1)")
-    parser.add_argument(
-        "--rate", type=float, default=50.0, help="mean bid requests per second (default 50)"
-    )
+    add_traffic_arguments(parser, rate_default=50.0, rate_help="mean bid requests per second")
     parser.add_argument("--format", choices=("jsonl", "protobuf"), default="jsonl")
     parser.add_argument("--gzip", action="store_true", help="gzip the log files")
     parser.add_argument(
@@ -40,9 +33,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--corrupt-rate", type=_rate, default=0.0, help="garbage records per valid event"
-    )
-    parser.add_argument(
-        "--truth", type=Path, default=None, help="truth folder (default: $BIDLAKE_HOME/truth)"
     )
     parser.add_argument(
         "--workers",
@@ -54,7 +44,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from simulator.run import SimulationConfig, parse_start, simulate
     from simulator.summary import render_summary
@@ -78,15 +67,7 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"[red]bidlake simulate: {exc}[/red]")
         return 2
 
-    with Progress(
-        TextColumn("[bold]simulate[/bold] {task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total} min"),
-        TextColumn("{task.fields[events]:,} events"),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-    ) as progress:
+    with minute_progress(console, "simulate", "events") as progress:
         task = progress.add_task(
             f"seed {config.seed} from {config.start:%Y-%m-%dT%H}", total=config.hours * 60, events=0
         )

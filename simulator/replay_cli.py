@@ -11,7 +11,8 @@ reached, 2 on bad arguments.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+
+from simulator.traffic_args import add_traffic_arguments, minute_progress
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,30 +21,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         required=True,
         help="the bidder's base URL (http://127.0.0.1:PORT) or its bid endpoint; loopback only",
     )
-    parser.add_argument("--seed", type=int, default=0, help="world and traffic seed (default 0)")
-    parser.add_argument(
-        "--start",
-        default="2026-01-05T00",
-        help="first UTC hour of the traffic (default 2026-01-05T00)",
-    )
-    parser.add_argument("--hours", type=int, default=1, help="hours of traffic (default 1)")
-    parser.add_argument(
-        "--rate",
-        type=float,
-        default=5.0,
-        help="mean requests per simulated second (default 5); sent as fast as the bidder answers",
+    add_traffic_arguments(
+        parser,
+        rate_default=5.0,
+        rate_help="mean requests per simulated second; sent as fast as the bidder answers",
     )
     parser.add_argument(
         "--concurrency", type=int, default=16, help="HTTP requests in flight at most (default 16)"
-    )
-    parser.add_argument(
-        "--truth", type=Path, default=None, help="truth folder (default: $BIDLAKE_HOME/truth)"
     )
 
 
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from simulator.replay import ReplayConfig, ReplayError, replay
     from simulator.run import parse_start
@@ -64,15 +53,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         console.print(f"[red]bidlake replay: {exc}[/red]")
         return 2
-    with Progress(
-        TextColumn("[bold]replay[/bold] {task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total} min"),
-        TextColumn("{task.fields[requests]:,} requests"),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-    ) as progress:
+    with minute_progress(console, "replay", "requests") as progress:
         task = progress.add_task(
             f"seed {config.seed} -> {config.bidder}", total=config.hours * 60, requests=0
         )
