@@ -76,7 +76,8 @@ def _figures(stage: Stage) -> list[str]:
                 if r.get("oracle_auc") is not None
                 else ""
             )
-            verdict = "promoted" if r.get("promoted") else "kept the current model"
+            # The gate's own words: "kept current: …" or "not promoted: no better than …".
+            verdict = "promoted" if r.get("promoted") else str(r.get("gate_reason", "not promoted"))
             lines.append(f"{name} {r.get('version')}: {model}{oracle} — {verdict}")
         return lines
     if stage.name == "export-reporting" and m:
