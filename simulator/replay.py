@@ -68,6 +68,7 @@ from simulator.openrtb import (
     read_response,
     win_url,
 )
+from simulator.tally import TruthTally
 from simulator.truth import GroundTruth, Shown
 from simulator.truthfile import write_truth
 from simulator.world import EXCHANGE_TMAX_MS, World, WorldConfig, build_world
@@ -136,7 +137,7 @@ class ReplayConfig:
 
 
 @dataclass
-class ReplaySummary:
+class ReplaySummary(TruthTally):
     seed: int
     start: datetime
     hours: int
@@ -165,22 +166,6 @@ class ReplaySummary:
     )
     truth_files: list[Path] = field(default_factory=list)
     elapsed_s: float = 0.0
-
-    @property
-    def realized_ctr(self) -> float:
-        return self.clicks / self.impressions if self.impressions else 0.0
-
-    @property
-    def mean_p_click(self) -> float:
-        return self.sum_p_click / self.impressions if self.impressions else 0.0
-
-    @property
-    def ctr_standard_error(self) -> float:
-        return float(np.sqrt(self.var_clicks)) / self.impressions if self.impressions else 0.0
-
-    @property
-    def mean_p_conversion(self) -> float:
-        return self.sum_p_conversion / self.clicks if self.clicks else 0.0
 
     @property
     def spend_micros(self) -> dict[str, int]:
@@ -356,11 +341,9 @@ class _Replay:
         values = self.truth.conversion_value_from_normal(campaign[won_at], value_z[won_at])
         order_ids = ids.hex_ids(ids.event_keys(c.seed, ids.REPLAY_CONVERSION, minute, won_at))
 
-        s.impressions += len(won_at)
+        s.count_impressions(p_click)
         s.clicks += int(clicked.sum())
         s.conversions += int(converted.sum())
-        s.sum_p_click += float(p_click.sum())
-        s.var_clicks += float((p_click * (1 - p_click)).sum())
         s.sum_p_conversion += float(p_conversion[clicked].sum())
         s.conversion_value_micros += int(values[converted].sum())
         won_bids = [bids[i] for i in won_at.tolist()]

@@ -47,6 +47,7 @@ from simulator.exchange import (
 )
 from simulator.policy import BID, NO_BID_REASONS, ConstantBidPolicy, Decisions
 from simulator.render import Renderer
+from simulator.tally import TruthTally
 from simulator.truth import (
     CONVERSION_ID_KNOWN,
     GroundTruth,
@@ -102,7 +103,7 @@ class SimulationConfig:
 
 
 @dataclass
-class SimulationSummary:
+class SimulationSummary(TruthTally):
     seed: int
     start: datetime
     hours: int
@@ -141,29 +142,8 @@ class SimulationSummary:
         self.truth_files += other.truth_files
 
     @property
-    def realized_ctr(self) -> float:
-        return self.clicks / self.impressions if self.impressions else 0.0
-
-    @property
-    def mean_p_click(self) -> float:
-        return self.sum_p_click / self.impressions if self.impressions else 0.0
-
-    @property
-    def realized_cvr(self) -> float:
-        return self.conversions / self.clicks if self.clicks else 0.0
-
-    @property
-    def mean_p_conversion(self) -> float:
-        return self.sum_p_conversion / self.clicks if self.clicks else 0.0
-
-    @property
     def records_written(self) -> int:
         return sum(self.events_written.values()) + sum(self.garbage.values())
-
-    @property
-    def ctr_standard_error(self) -> float:
-        """Standard error of realized CTR around the mean true p_click (Poisson-binomial)."""
-        return float(np.sqrt(self.var_clicks)) / self.impressions if self.impressions else 0.0
 
 
 ProgressFn = Callable[[int, int, int], None]  # (minutes done, minutes in total, records)
@@ -315,9 +295,7 @@ class Simulation:
                 "user": user,
             },
         )
-        s.impressions += len(w)
-        s.sum_p_click += float(p_click.sum())
-        s.var_clicks += float((p_click * (1 - p_click)).sum())
+        s.count_impressions(p_click)
         spend = np.bincount(campaign_w, weights=clearing[w] / 1000, minlength=len(self.campaigns))
         for i, value in enumerate(spend.tolist()):
             if value:
