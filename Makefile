@@ -5,7 +5,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-export BIDLAKE_HOME ?= $(CURDIR)/warehouse
+export BIDLAKE_HOME ?= $(CURDIR)/data
 
 .PHONY: install run test lint format pytest bench lock system-deps ui docs proto clean
 
@@ -32,7 +32,7 @@ system-deps:
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy bidlake ingest ml bidder orchestration simulator
+	$(BIN)/mypy bidlake contract ingest ml bidder orchestration simulator warehouse
 	@if [ -d dbt_project/models ]; then $(BIN)/sqlfluff lint dbt_project/models; fi
 
 format: install
@@ -51,9 +51,9 @@ ui: install
 docs: install
 	$(BIN)/bidlake docs
 
-# Regenerate the committed protobuf code and the schema document from ingest/events.proto.
+# Regenerate the committed protobuf code and the schema document from contract/events.proto.
 proto: install
-	$(BIN)/python -m ingest.codegen
+	$(BIN)/python -m contract.codegen
 
 # Re-resolve every transitive version (needs uv: pip install uv).
 lock:

@@ -3,7 +3,7 @@
 `parse_request` validates the parts of a BidRequest the bidder reads and raises
 `RequestError` (-> HTTP 400) naming the field and what is wrong with it; fields it does not
 read are ignored, as OpenRTB asks. It also derives the *bid_request event* of the contract
-(`ingest/events.proto`), once per request (`BidRequest.base`) plus the per-imp fields
+(`contract/events.proto`), once per request (`BidRequest.base`) plus the per-imp fields
 (`Imp.event_fields`). That dict is what the bidder logs AND the raw input of the feature
 spec when it scores, so training (which reads the logged events) and serving see the same
 features by construction.

@@ -29,6 +29,7 @@ import orjson
 
 from bidder.budget import BudgetStore, open_store
 from bidder.decision import TIMEOUT, CampaignPlan, Engine, ImpDecision
+from bidder.event_logs import BidderLogs
 from bidder.lag import LoopLag
 from bidder.metrics import Metrics, label
 from bidder.models import Models
@@ -36,7 +37,6 @@ from bidder.openrtb import RequestError, parse_request
 from bidder.pacing import Pacer
 from bidder.response import bid_object, bid_response
 from bidder.settings import Settings
-from bidder.tracklogs import BidderLogs
 from bidder.urls import (
     AUCTION_PRICE_MACRO,
     CONVERSION_VALUE_MACRO,

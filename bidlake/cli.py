@@ -27,12 +27,12 @@ class Command:
 COMMANDS: tuple[Command, ...] = (
     Command("simulate", "simulator.cli", "simulator/", "write simulated tracking logs"),
     Command("ingest", "ingest.cli", "ingest/", "tracking logs -> partitioned Parquet lake"),
-    Command("build", "bidlake.warehouse.build_cmd", "dbt_project/", "run dbt build on the lake"),
-    Command("sql", "bidlake.warehouse.sql_cmd", "dbt_project/", "query the warehouse read-only"),
-    Command("docs", "bidlake.warehouse.docs_cmd", "dbt_project/", "generate and serve dbt docs"),
+    Command("build", "warehouse.build_cmd", "dbt_project/", "run dbt build on the lake"),
+    Command("sql", "warehouse.sql_cmd", "dbt_project/", "query the warehouse read-only"),
+    Command("docs", "warehouse.docs_cmd", "dbt_project/", "generate and serve dbt docs"),
     Command(
         "export-reporting",
-        "bidlake.warehouse.export_cmd",
+        "warehouse.export_cmd",
         "dbt_project/",
         "copy reporting marts to PostgreSQL",
     ),
@@ -65,7 +65,7 @@ def build_parser(
     parser = argparse.ArgumentParser(
         prog="bidlake",
         description="SQL-first lakehouse for real-time bidding. Data goes to $BIDLAKE_HOME "
-        "(default ./warehouse).",
+        "(default ./data).",
     )
     parser.add_argument("--version", action="version", version=f"bidlake {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

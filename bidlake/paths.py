@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-DEFAULT_HOME = "./warehouse"
+DEFAULT_HOME = "./data"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -60,5 +60,5 @@ class Home:
 
 
 def home() -> Home:
-    """The data home from `BIDLAKE_HOME` (default `./warehouse`), as an absolute path."""
+    """The data home from `BIDLAKE_HOME` (default `./data`), as an absolute path."""
     return Home(Path(os.environ.get("BIDLAKE_HOME", DEFAULT_HOME)).expanduser().resolve())

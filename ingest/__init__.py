@@ -1,1 +1,1 @@
-"""Ingest owns the event contract and turns tracking logs into the raw Parquet lake."""
+"""Ingest turns closed tracking logs (written as `contract` says) into the raw Parquet lake."""

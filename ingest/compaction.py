@@ -30,8 +30,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from bidlake.paths import Home
+from contract.events import EVENT_TYPES
 from ingest import lake
-from ingest.contract import EVENT_TYPES
 from ingest.ledger import Commit, Ledger, Output
 from ingest.pipeline import _resolve_home
 

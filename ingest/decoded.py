@@ -14,8 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from ingest.contract import Column
+from contract.events import Column
 from ingest.errors import ErrorCode, RecordError
+from ingest.lake_schema import schema_of
 from ingest.rules import check, explain
 
 
@@ -42,10 +43,6 @@ class Checked:
     valid: pa.Table  # exactly the contract schema, defaults filled
     rejects: list[Reject]
     records: int  # records read: valid.num_rows + len(rejects)
-
-
-def schema_of(columns: Sequence[Column]) -> pa.Schema:
-    return pa.schema([pa.field(c.name, c.arrow_type) for c in columns])
 
 
 def default_of(column: Column) -> object:

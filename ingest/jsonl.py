@@ -38,9 +38,10 @@ import pyarrow.compute as pc
 import pyarrow.json as pj
 from google.protobuf.descriptor import FieldDescriptor
 
-from ingest.contract import Column
+from contract.events import Column
 from ingest.decoded import Checked, Reject, default_of, finish, rows_to_table
 from ingest.errors import ErrorCode, RecordError
+from ingest.lake_schema import arrow_type
 
 CHUNK_BYTES = 16 << 20  # lines handed to pyarrow at once: big enough to amortize its setup
 SLOW_RUN = 4  # a failing range this short is decoded line by line without more splitting
@@ -421,11 +422,11 @@ class JsonlDecoder:
         fields = []
         for c in self.columns:
             if c.repeated:
-                t = c.arrow_type
+                t = arrow_type(c)
             elif c.proto_type in _INT_TYPES:
                 t = pa.string() if c.name in self._string_ints else pa.float64()
             else:
-                t = c.arrow_type
+                t = arrow_type(c)
             fields.append(pa.field(c.name, t))
         return pa.schema(fields)
 
@@ -533,7 +534,7 @@ class JsonlDecoder:
                 if _np(flat_nulls).any():
                     parents = _np_int(pc.list_parent_indices(col))
                     flagged[parents[_np(flat_nulls)]] = True
-                arrays.append(pc.fill_null(col, pa.scalar([], type=c.arrow_type)))
+                arrays.append(pc.fill_null(col, pa.scalar([], type=arrow_type(c))))
             elif c.proto_type in _INT_TYPES:
                 arrays.append(self._int_column(c, col, flagged))
             elif c.proto_type == FieldDescriptor.TYPE_DOUBLE:
@@ -545,7 +546,7 @@ class JsonlDecoder:
                 arrays.append(pc.fill_null(col, default_of(c)))
         table = pa.Table.from_arrays(
             [
-                a.cast(c.arrow_type) if a.type != c.arrow_type else a
+                a.cast(arrow_type(c)) if a.type != arrow_type(c) else a
                 for a, c in zip(arrays, self.columns, strict=True)
             ],
             names=[c.name for c in self.columns],

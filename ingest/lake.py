@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from bidlake.paths import Home
-from ingest.contract import EVENT_TYPES
+from contract.events import EVENT_TYPES
 
 HOUR_MS = 3_600_000
 # Row groups of up to 256k rows: above DuckDB's 100k-row guidance for scan efficiency,

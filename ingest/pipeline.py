@@ -36,8 +36,8 @@ import pyarrow as pa
 
 from bidlake.paths import Home
 from bidlake.paths import home as current_home
+from contract.events import columns as contract_columns
 from ingest import dedup, lake, quarantine
-from ingest.contract import columns as contract_columns
 from ingest.decoded import Checked, Reject
 from ingest.errors import ErrorCode, SourceError
 from ingest.jsonl import JsonlDecoder

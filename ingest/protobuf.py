@@ -32,9 +32,10 @@ import numpy as np
 import pyarrow as pa
 from google.protobuf.descriptor import FieldDescriptor
 
-from ingest.contract import Column
-from ingest.decoded import Checked, Reject, default_of, finish, rows_to_table, schema_of
+from contract.events import Column
+from ingest.decoded import Checked, Reject, default_of, finish, rows_to_table
 from ingest.errors import ErrorCode, RecordError
+from ingest.lake_schema import schema_of
 
 CHUNK_MESSAGES = 65_536  # messages decoded in lock step; keeps numpy arrays cache-sized
 _PAD = 16  # zero bytes after the buffer, so 12-byte gathers and varints never run off it

@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingest.contract import Column
+from contract.events import Column
 from ingest.errors import ErrorCode, RecordError
 
 # The plausible window for event_time (epoch ms, UTC). Fixed rather than "now ± x" so that

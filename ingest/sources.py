@@ -20,18 +20,11 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
-from ingest.contract import EVENT_TYPES
+from contract.events import EVENT_TYPES
+from contract.landing_names import EXTENSIONS, Format, split_extension
 from ingest.errors import ErrorCode, SourceError
 
-Format = Literal["jsonl", "protobuf"]
-EXTENSIONS: dict[str, tuple[Format, bool]] = {
-    ".jsonl": ("jsonl", False),
-    ".jsonl.gz": ("jsonl", True),
-    ".pb": ("protobuf", False),
-    ".pb.gz": ("protobuf", True),
-}
 READ_BLOCK = 8 << 20  # bytes read from disk at a time (compressed side)
 GZIP_MAGIC = b"\x1f\x8b"
 SNIFF_BYTES = 64 << 10
@@ -66,16 +59,10 @@ class Source:
         if self.fmt is None:
             return SourceError(
                 ErrorCode.UNKNOWN_FORMAT,
-                f"{self.path}: unknown extension; tracking logs end in {', '.join(EXTENSIONS)}",
+                f"{self.path}: unknown extension; tracking logs end in "
+                + ", ".join("." + e for e in EXTENSIONS),
             )
         return None
-
-
-def split_extension(name: str) -> tuple[Format, bool] | None:
-    for ext in sorted(EXTENSIONS, key=len, reverse=True):
-        if name.endswith(ext) and len(name) > len(ext):
-            return EXTENSIONS[ext]
-    return None
 
 
 def describe(path: Path) -> Source:
@@ -94,7 +81,7 @@ def describe(path: Path) -> Source:
 
 
 def _visible(path: Path) -> bool:
-    # "." marks files being written (tracklog's `.<name>.inprogress`) and editor/OS litter;
+    # "." marks files being written (the log writer.s `.<name>.inprogress`) and editor/OS litter;
     # "_" marks bookkeeping by convention (as in the lake).
     return not path.name.startswith((".", "_"))
 

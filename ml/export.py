@@ -318,7 +318,7 @@ def _json_default(value: object) -> object:
 
 def _open_catalog() -> Any:
     try:
-        from bidlake.warehouse.catalog import connect_read_only
+        from warehouse.catalog import connect_read_only
     except ImportError as exc:
         raise DataError(f"the warehouse catalog is not available ({exc})") from exc
     try:
@@ -341,7 +341,7 @@ def train_and_export(
     """Train model `name` ("ctr" or "cvr") from the warehouse and export it.
 
     `con`: a DuckDB connection holding the feature marts; default the published catalog
-    (`bidlake.warehouse.catalog.connect_read_only()`), closed afterwards. `truth_dir`:
+    (`warehouse.catalog.connect_read_only()`), closed afterwards. `truth_dir`:
     the simulator's truth, default `<home>/truth` when it exists. Raises `DataError` when
     the mart cannot give a train/validation/holdout split with both classes.
     """

@@ -38,7 +38,7 @@ from dagster import (
 )
 
 from bidlake.paths import Home
-from ingest.contract import EVENT_TYPES
+from contract.events import EVENT_TYPES
 from orchestration.assets.lake import raw_key
 from orchestration.resources import PlatformResource
 

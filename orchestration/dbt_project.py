@@ -10,7 +10,7 @@ same, fresh manifest.
 
 Dagster keeps the manifest it loads in `dbt_project/target/dagster/`, apart from the
 artifacts of builds, which go — for Dagster's builds as for `bidlake build` — to the data
-home's own `<home>/build/target/` (bidlake.warehouse.project), under the home's build
+home's own `<home>/build/target/` (warehouse.project), under the home's build
 lock. Concurrent preparations are safe: Dagster's update guard serialises writers of the
 manifest with a lock file.
 """

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dagster import AssetKey, AssetSelection, Definitions, in_process_executor
 
-from ingest.contract import EVENT_TYPES
+from contract.events import EVENT_TYPES
 from orchestration import checks, dbt_project, jobs, parts, schedules, sensors
 from orchestration.assets import bidder, lake, models, simulation, warehouse
 from orchestration.console import bidlake_console

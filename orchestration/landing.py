@@ -11,16 +11,13 @@ event_time (ingest decides that), so a late event is never lost by this grouping
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+from contract.landing_names import is_closed_log, parse_name
 from orchestration.partitions import HOUR_KEY_FORMAT
-
-_NAME = re.compile(r"-(?P<day>\d{8})T(?P<hour>\d{2})-\d+\.(?:jsonl|jsonl\.gz|pb|pb\.gz)$")
-EXTENSIONS = (".jsonl", ".jsonl.gz", ".pb", ".pb.gz")
 
 
 def closed_log_files(landing: Path) -> Iterator[Path]:
@@ -29,7 +26,7 @@ def closed_log_files(landing: Path) -> Iterator[Path]:
         return
     for folder in sorted(p for p in landing.iterdir() if p.is_dir() and not p.name.startswith(".")):
         for path in sorted(folder.iterdir()):
-            if path.name.startswith(".") or not path.name.endswith(EXTENSIONS):
+            if not is_closed_log(path):
                 continue
             if path.is_file():
                 yield path
@@ -54,13 +51,8 @@ def hour_of(path: Path) -> str:
 
 
 def _named_hour(name: str) -> datetime | None:
-    match = _NAME.search(name)
-    if not match:
-        return None
-    try:
-        return datetime.strptime(match["day"] + match["hour"], "%Y%m%d%H").replace(tzinfo=UTC)
-    except ValueError:
-        return None
+    parsed = parse_name(name)
+    return parsed.hour_start if parsed else None
 
 
 def by_hour(paths: Iterable[Path]) -> dict[str, list[Path]]:

@@ -31,11 +31,11 @@ PARTS: dict[str, Part] = {
         Part(
             "warehouse",
             "dbt_project/",
-            ("bidlake.warehouse.catalog", "bidlake.warehouse.publish", "bidlake.warehouse.locking"),
+            ("warehouse.catalog", "warehouse.publish", "warehouse.locking"),
         ),
         Part("ml", "ml/", ("ml.export",)),
         Part("bidder", "bidder/", ("bidder.cli",)),
-        Part("reporting_export", "bidlake/warehouse/", ("bidlake.warehouse.export",)),
+        Part("reporting_export", "warehouse/", ("warehouse.export",)),
     )
 }
 

@@ -27,7 +27,7 @@ places where the pools alone would not be enough, and what covers them:
   ended up with two); the claim race that remains is milliseconds wide.
 - A `bidlake build` typed by hand is outside Dagster altogether.
 
-Both are covered by the home's build lock (`bidlake.warehouse.locking`, an flock the
+Both are covered by the home's build lock (`warehouse.locking`, an flock the
 kernel releases when a process dies): the Dagster build step takes it, *waiting* for it
 (`orchestration.assets.warehouse.build_lock`), before dbt opens the DuckDB file, and so does
 every `bidlake build`. Ingest and compaction likewise serialise on the lake ledger's flock.

@@ -7,7 +7,7 @@ worker's process), so each run sees the environment it was started with.
 
 | setting | field | environment | default |
 |---|---|---|---|
-| data home | `home_dir` | `BIDLAKE_HOME` | `./warehouse` |
+| data home | `home_dir` | `BIDLAKE_HOME` | `./data` |
 | dbt target | `dbt_target` | `BIDLAKE_DBT_TARGET` | the profile's default target |
 | reporting database | `reporting_url` | `BIDLAKE_REPORTING_URL` | none: export skipped |
 

@@ -110,7 +110,7 @@ def _check_lines(stage: Stage) -> list[str]:
 def campaign_report() -> RenderableType | None:
     """Totals per campaign from the published catalog, or None when there is none."""
     try:
-        from bidlake.warehouse.catalog import connect_read_only
+        from warehouse.catalog import connect_read_only
     except ImportError:
         return None
     try:

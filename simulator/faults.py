@@ -30,7 +30,7 @@ import orjson
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
 
-from ingest.contract import EVENT_MESSAGES, EVENT_TYPES, columns
+from contract.events import EVENT_MESSAGES, EVENT_TYPES, columns
 
 JSONL_KINDS = ("truncated", "wrong_type", "unknown_field", "wrong_event_type", "not_json")
 PROTOBUF_KINDS = ("truncated", "bad_tag", "bad_utf8")

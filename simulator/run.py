@@ -176,7 +176,7 @@ class Simulation:
     """The state of one run: world, policy, truth, writer, queue and counters."""
 
     def __init__(self, config: SimulationConfig, world: World | None = None):
-        from ingest.tracklog import TrackingLogWriter
+        from contract.log_writer import TrackingLogWriter
 
         config.validate()
         self.config = config

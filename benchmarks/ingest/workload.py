@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from ingest.tracklog import TrackingLogWriter
+from contract.log_writer import TrackingLogWriter
 
 T0 = 1_767_614_400_000  # 2026-01-05T12:00Z
 EXCHANGES = ("adx", "openx", "pubmatic", "rubicon", "index", "xandr")

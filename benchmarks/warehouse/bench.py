@@ -87,8 +87,8 @@ def _fresh_home(raw_day: Path) -> Home:
 
 
 def run() -> list[Figure]:
-    from bidlake.warehouse.build import build
-    from bidlake.warehouse.catalog import connect_read_only
+    from warehouse.build import build
+    from warehouse.catalog import connect_read_only
 
     home = _fresh_home(_lake_day())
     figures: list[Figure] = []

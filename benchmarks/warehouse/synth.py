@@ -3,7 +3,7 @@
 The simulator (simulator/) is the faithful source of traffic, but it goes through tracking
 logs and ingest, which is minutes of work per simulated day at 500 requests/s. The
 benchmark measures dbt and the catalog, so it only needs the lake's *layout and columns*
-(docs/interfaces.md: `ingest.contract.arrow_schema(event_type)`, hive partitions
+(docs/interfaces.md: `ingest.lake_schema.arrow_schema(event_type)`, hive partitions
 `event_date=YYYY-MM-DD/event_hour=HH`, zstd) and realistic cardinalities and rates:
 about 10 % of opportunities bid, 20 % of bids win, 0.4 % of impressions are clicked,
 8 % of clicks convert (plus unattributable conversions), 0.2 % duplicated deliveries, and

@@ -38,7 +38,7 @@ from dagster import (
 )
 from pydantic import Field
 
-from ingest.contract import EVENT_TYPES
+from contract.events import EVENT_TYPES
 from orchestration import pools
 from orchestration.assets.simulation import SIMULATED_LOGS
 from orchestration.landing import files_in_hours

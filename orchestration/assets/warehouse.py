@@ -1,7 +1,7 @@
 """Every dbt model as a Dagster asset (dagster-dbt), and the reporting export.
 
 `exports/reporting_postgres` copies the published `rpt_*` marts to PostgreSQL
-(`bidlake.warehouse.export`) when `BIDLAKE_REPORTING_URL` is set at run start; without it
+(`warehouse.export`) when `BIDLAKE_REPORTING_URL` is set at run start; without it
 the step records nothing rather than pretend.
 
 One `@dbt_assets` definition covers the whole project; one translator decides keys and
@@ -46,7 +46,7 @@ from dagster import (
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from bidlake.paths import Home
-from ingest.contract import EVENT_TYPES
+from contract.events import EVENT_TYPES
 from orchestration import pools
 from orchestration.assets.lake import RAW_GROUP, raw_key
 from orchestration.partitions import DAILY, dbt_window_vars
@@ -126,9 +126,9 @@ def build_dbt_assets(dbt_project: DbtProject) -> AssetsDefinition:
         Cost: dbt start-up and parse (seconds) plus the incremental work of the window —
         about a day's worth per day, not the whole history. Holds the warehouse pool.
         """
-        from bidlake.warehouse import project
-        from bidlake.warehouse.build import environ_overrides
-        from bidlake.warehouse.publish import publish_locked
+        from warehouse import project
+        from warehouse.build import environ_overrides
+        from warehouse.publish import publish_locked
 
         home = platform.home
         args = ["build", "--vars", json.dumps(dbt_window_vars(context.partition_time_window))]
@@ -163,10 +163,10 @@ BUILD_LOCK_TIMEOUT_S = 3 * 3600.0  # longer than any build; then fail rather tha
 def build_lock(home: Home, say: Callable[[str], object]) -> Iterator[None]:
     """Hold the home's build lock, waiting for it (bounded) if another build holds it.
 
-    `bidlake.warehouse.locking.exclusive` refuses at once when the lock is held — right for
+    `warehouse.locking.exclusive` refuses at once when the lock is held — right for
     a person at a terminal; a scheduled step should queue instead, as it does on its pool.
     """
-    from bidlake.warehouse import locking, project
+    from warehouse import locking, project
 
     deadline = time.monotonic() + BUILD_LOCK_TIMEOUT_S
     delay = 0.5
@@ -236,7 +236,7 @@ def build_reporting_export(dbt_models: AssetsDefinition) -> AssetsDefinition:
         Inputs: the read-only catalog (never the build database). Cost: COPY at about
         200k rows/s; the marts are aggregates (thousands of rows a day), so seconds.
         """
-        from bidlake.warehouse.export import export_reporting
+        from warehouse.export import export_reporting
 
         url = platform.reporting
         if not url:

@@ -27,7 +27,7 @@ from starlette.testclient import TestClient
 
 from bidder.app import create_app
 from bidder.settings import Settings
-from ingest import contract
+from contract import events as contract
 from tests.bidder.conftest import FIXTURES, iso_ms
 
 CASES = Path(__file__).parent / "cases"

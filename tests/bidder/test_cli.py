@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import orjson
 
-from ingest.tracklog import INPROGRESS_SUFFIX, is_closed_log
+from contract.landing_names import INPROGRESS_SUFFIX, is_closed_log
 from tests.bidder.conftest import free_port
 from tests.bidder.test_cases import BOOK, read_events
 from tests.bidder.test_tracking import request

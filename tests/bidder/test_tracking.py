@@ -16,8 +16,8 @@ from starlette.testclient import TestClient
 
 from bidder.app import BidderApp, create_app
 from bidder.settings import Settings
-from ingest import contract
-from ingest.tracklog import read_varint_frames
+from contract import events as contract
+from contract.encoding import read_varint_frames
 from tests.bidder.conftest import iso_ms
 from tests.bidder.test_cases import BOOK, assert_contract, read_events
 

@@ -9,8 +9,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from bidlake.paths import Home
+from contract.log_writer import TrackingLogWriter
 from ingest import lake
-from ingest.tracklog import TrackingLogWriter
 
 T0 = 1_767_571_200_000  # 2026-01-05T00:00Z
 HOUR = 3_600_000

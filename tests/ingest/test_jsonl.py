@@ -4,10 +4,11 @@ import orjson
 import pyarrow as pa
 import pytest
 
-from ingest import contract
+from contract import events as contract
 from ingest.decoded import rows_to_table
 from ingest.errors import ErrorCode, RecordError
 from ingest.jsonl import Job, JsonlDecoder, decode_line
+from ingest.lake_schema import arrow_schema
 from tests.ingest.factories import event
 
 COLUMNS = contract.columns("bid_request")
@@ -104,7 +105,7 @@ def test_int64_written_as_strings_throughout_a_file_take_the_fast_path() -> None
     table, rejects = decode_chunk(lines)
     assert not rejects
     assert table["bidfloor_micros"].to_pylist() == [250_000 + i for i in range(50)]
-    assert table.schema == contract.arrow_schema("bid_request")
+    assert table.schema == arrow_schema("bid_request")
 
 
 def test_garbage_among_good_lines_gets_exact_line_numbers_and_payloads() -> None:

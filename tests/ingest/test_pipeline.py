@@ -95,13 +95,13 @@ def test_every_record_is_accounted_for(home: Path, tmp_path: Path) -> None:
 
 
 def test_raw_files_have_the_contract_schema_and_hive_layout(home: Path, tmp_path: Path) -> None:
-    from ingest import contract
+    from ingest.lake_schema import arrow_schema
 
     land(tmp_path / "landing", "impression", events("impression", 5), "protobuf")
     ingest(tmp_path / "landing")
     (path,) = lake.live_files("impression", Home(home))
     assert path.parent.as_posix().endswith("raw/impression/event_date=2026-01-05/event_hour=00")
-    assert pq.read_schema(path).remove_metadata().equals(contract.arrow_schema("impression"))
+    assert pq.read_schema(path).remove_metadata().equals(arrow_schema("impression"))
     assert pq.ParquetFile(path).metadata.row_group(0).column(0).compression == "ZSTD"
 
 

@@ -6,7 +6,7 @@ import pyarrow as pa
 import pytest
 from google.protobuf.internal.encoder import _VarintBytes
 
-from ingest import contract
+from contract import events as contract
 from ingest.errors import ErrorCode, RecordError
 from ingest.protobuf import ProtobufDecoder, decode_message, frame_jobs
 from tests.ingest.factories import event

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from ingest import contract
+from contract import events as contract
 from ingest.decoded import rows_to_table
 from ingest.errors import ErrorCode
 from ingest.rules import check, explain

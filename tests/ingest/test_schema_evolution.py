@@ -13,9 +13,11 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.internal.encoder import _VarintBytes
 
 from bidlake.paths import Home
-from ingest import contract, lake, pipeline
+from contract import events as contract
+from contract.events import Column
+from ingest import lake, pipeline
 from ingest.compaction import compact
-from ingest.contract import Column
+from ingest.lake_schema import arrow_type
 from tests.ingest.factories import HOUR, T0, event, events, land
 
 # v2 of the click contract: v1 plus an optional string field number 6.
@@ -62,7 +64,7 @@ def test_old_and_new_partitions_read_together(
     ).fetchall()
     assert [(int(hour), n, r) for hour, n, r in by_hour] == [(0, 6, 0), (1, 4, 4)]
 
-    schema = pa.schema([pa.field(c.name, c.arrow_type) for c in V2])
+    schema = pa.schema([pa.field(c.name, arrow_type(c)) for c in V2])
     table = ds.dataset(lake.live_files("click", h), schema=schema, format="parquet").to_table()
     referrers = sorted((r or "") for r in table["referrer"].to_pylist())
     assert referrers == [""] * 6 + [f"https://r{i}" for i in range(4)]

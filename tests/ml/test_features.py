@@ -7,7 +7,7 @@ import zlib
 
 import pytest
 
-from ingest.contract import EVENT_TYPES, columns
+from contract.events import EVENT_TYPES, columns
 from ml.features import (
     CROSS_SEP,
     NAME_SEP,

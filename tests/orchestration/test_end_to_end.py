@@ -79,7 +79,7 @@ def test_one_hour_through_the_platform(home: Path) -> None:
         assert len(tests) > 20  # dbt tests arrive as asset checks
         assert all(t.passed for t in tests), [t.check_name for t in tests if not t.passed]
 
-    from bidlake.warehouse.catalog import connect_read_only
+    from warehouse.catalog import connect_read_only
 
     con = connect_read_only()
     try:

@@ -59,7 +59,7 @@ def test_the_reporting_marts_reached_postgresql(main_run: MainRun) -> None:
     import psycopg
 
     from bidlake.paths import Home
-    from bidlake.warehouse.catalog import connect_read_only
+    from warehouse.catalog import connect_read_only
 
     con = connect_read_only(Home(main_run.home))
     try:

@@ -9,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from ingest.tracklog import TrackingLogWriter
+from contract.log_writer import TrackingLogWriter
 from orchestration import sensors
 from orchestration.assets import lake
 from orchestration.landing import hour_of

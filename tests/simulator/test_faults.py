@@ -5,7 +5,7 @@ import pytest
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 
-from ingest.contract import EVENT_MESSAGES, EVENT_TYPES, columns
+from contract.events import EVENT_MESSAGES, EVENT_TYPES, columns
 from simulator import faults
 
 

@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from bidlake import cli
-from ingest.contract import vocabularies
+from contract.events import vocabularies
 from simulator.openrtb import ALPHA3, conversion_url, micros_to_decimal, read_response
 from simulator.replay import ReplayConfig, ReplayError, bid_endpoint, replay
 from tests.simulator.conftest import SMALL, serve

@@ -12,8 +12,8 @@ import pytest
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
 
-from ingest.contract import EVENT_MESSAGES, EVENT_TYPES, columns
-from ingest.tracklog import read_varint_frames
+from contract.encoding import read_varint_frames
+from contract.events import EVENT_MESSAGES, EVENT_TYPES, columns
 from simulator.run import SimulationConfig, SimulationSummary, parse_start, simulate
 from tests.simulator.conftest import SMALL
 

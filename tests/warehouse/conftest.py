@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from bidlake.paths import Home
-from bidlake.warehouse.build import BuildResult, build
 from tests.warehouse.lake import ms, write_events
+from warehouse.build import BuildResult, build
 
 DAY = "2024-06-10"
 

@@ -1,7 +1,7 @@
 """Small raw lakes for warehouse tests, written exactly as ingest writes them.
 
 Layout and columns are the interface (docs/interfaces.md): `<raw>/<event_type>/event_date=
-YYYY-MM-DD/event_hour=HH/<name>.parquet`, zstd, columns `ingest.contract.arrow_schema`
+YYYY-MM-DD/event_hour=HH/<name>.parquet`, zstd, columns `ingest.lake_schema.arrow_schema`
 with every field present (defaults "" / 0 / []), the partition only in the path, files
 appearing by atomic rename.
 """
@@ -17,7 +17,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ingest.contract import Column, arrow_schema, columns
+from contract.events import Column, columns
+from ingest.lake_schema import arrow_schema
 
 HOUR_MS = 3_600_000
 

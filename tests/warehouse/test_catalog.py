@@ -10,10 +10,10 @@ import pytest
 import sqlalchemy
 
 from bidlake.paths import Home
-from bidlake.warehouse import catalog
-from bidlake.warehouse.build import build
-from bidlake.warehouse.publish import publish
 from tests.warehouse.conftest import Built, write_scenario
+from warehouse import catalog
+from warehouse.build import build
+from warehouse.publish import publish
 
 EXPECTED_VIEWS = {
     "_publication",

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from bidlake import cli
-from bidlake.warehouse import docs
 from tests.warehouse.conftest import Built
+from warehouse import docs
 
 QUERY = "select campaign_id, impressions, ctr, report_date from rpt_campaign_daily order by 1"
 

@@ -9,10 +9,11 @@ import duckdb
 import pyarrow as pa
 import yaml
 
-from bidlake.warehouse import project
-from bidlake.warehouse.catalog import connect_read_only
-from ingest.contract import EVENT_TYPES, arrow_schema, vocabularies
+from contract.events import EVENT_TYPES, vocabularies
+from ingest.lake_schema import arrow_schema
 from tests.warehouse.conftest import Built
+from warehouse import project
+from warehouse.catalog import connect_read_only
 
 MODELS = project.DBT_PROJECT_DIR / "models"
 # docs/interfaces.md, "Feature marts": the bid-time features, in this order.
@@ -136,6 +137,6 @@ def test_every_model_and_column_is_documented_and_matches_the_database(
 
 def test_profiles_need_no_configuration() -> None:
     profiles = (project.DBT_PROJECT_DIR / "profiles.yml").read_text()
-    assert "env_var('BIDLAKE_HOME', '../warehouse')" in profiles
+    assert "env_var('BIDLAKE_HOME', '../data')" in profiles
     assert "env_var('BIDLAKE_DBT_TARGET', 'dev')" in profiles
     assert "password" not in profiles

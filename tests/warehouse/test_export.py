@@ -11,10 +11,10 @@ import psycopg
 import pytest
 
 from bidlake.paths import REPO_ROOT
-from bidlake.warehouse.catalog import connect_read_only
-from bidlake.warehouse.export import ExportError, export_reporting
 from tests.support import postgres
 from tests.warehouse.conftest import Built
+from warehouse.catalog import connect_read_only
+from warehouse.export import ExportError, export_reporting
 
 MARTS = (
     "rpt_campaign_daily",

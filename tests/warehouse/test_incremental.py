@@ -17,10 +17,10 @@ import duckdb
 import pytest
 
 from bidlake.paths import Home
-from bidlake.warehouse import project
-from bidlake.warehouse.build import BuildResult, build
-from bidlake.warehouse.catalog import connect_read_only
 from tests.warehouse.conftest import copy_lake, write_late_batch, write_scenario
+from warehouse import project
+from warehouse.build import BuildResult, build
+from warehouse.catalog import connect_read_only
 
 PUBLISHED = (
     "rpt_campaign_daily",

@@ -11,9 +11,9 @@ from datetime import UTC, date, datetime
 import duckdb
 import pytest
 
-from bidlake.warehouse import project
-from bidlake.warehouse.catalog import connect_read_only
 from tests.warehouse.conftest import Built
+from warehouse import project
+from warehouse.catalog import connect_read_only
 
 DAY = date(2024, 6, 10)
 

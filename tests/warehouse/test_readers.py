@@ -20,8 +20,8 @@ import pytest
 
 from benchmarks.warehouse.synth import synthesize
 from bidlake.paths import REPO_ROOT, Home
-from bidlake.warehouse.build import build
-from bidlake.warehouse.catalog import connect_read_only
+from warehouse.build import build
+from warehouse.catalog import connect_read_only
 
 START_MS = 1_717_200_000_000  # 2024-06-01T00:00Z
 HOUR_MS = 3_600_000
@@ -116,7 +116,7 @@ def test_readers_during_a_build_and_ingest(tmp_path: Path) -> None:
 
 
 def test_a_second_build_of_the_same_home_is_refused_while_one_runs(tmp_path: Path) -> None:
-    from bidlake.warehouse import locking, project
+    from warehouse import locking, project
 
     home = Home(tmp_path / "home")
     home.root.mkdir(parents=True)
@@ -135,7 +135,7 @@ def test_a_second_build_of_the_same_home_is_refused_while_one_runs(tmp_path: Pat
 
 
 def test_readers_get_a_clear_error_before_the_first_build(tmp_path: Path) -> None:
-    from bidlake.warehouse.catalog import CatalogNotPublishedError
+    from warehouse.catalog import CatalogNotPublishedError
 
     with pytest.raises(CatalogNotPublishedError, match="run `bidlake build` first"):
         connect_read_only(Home(tmp_path / "empty"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ingest import codegen
+from contract import codegen
 
 
 def test_generated_python_is_current(tmp_path: Path) -> None:
@@ -20,6 +20,11 @@ def test_schema_document_is_current() -> None:
 
 
 def test_schema_document_lists_every_field_with_a_meaning() -> None:
+    from contract.events import EVENT_TYPES, columns
+
     doc = codegen.DOC.read_text()
-    for row in (line for line in doc.splitlines() if line.startswith("| ") and "`" in line):
+    rows = [line for line in doc.splitlines() if line.startswith("| ") and "`" in line]
+    # Every field of every event type has a row, so the loop below cannot pass vacuously.
+    assert len(rows) >= sum(len(columns(t)) for t in EVENT_TYPES) > 0
+    for row in rows:
         assert not row.rstrip().endswith("|  |"), f"field without a meaning: {row}"

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from bidlake.paths import Home
 from bidlake.paths import home as current_home
-from bidlake.warehouse import locking, project
-from bidlake.warehouse.build import _release_duckdb, dbt_args, environ_overrides
+from warehouse import locking, project
+from warehouse.build import _release_duckdb, dbt_args, environ_overrides
 
 
 class DocsError(RuntimeError):

@@ -1,5 +1,5 @@
 """`bidlake export-reporting --url postgresql+psycopg://...`: the reporting marts to
-PostgreSQL, whole and idempotently (bidlake.warehouse.export)."""
+PostgreSQL, whole and idempotently (warehouse.export)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import argparse
 import os
 import sys
 
-from bidlake.warehouse.export import DEFAULT_SCHEMA
+from warehouse.export import DEFAULT_SCHEMA
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,8 +26,8 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from bidlake.warehouse.catalog import CatalogNotPublishedError
-    from bidlake.warehouse.export import ExportedTable, ExportError, export_reporting
+    from warehouse.catalog import CatalogNotPublishedError
+    from warehouse.export import ExportedTable, ExportError, export_reporting
 
     console = Console(stderr=True)
     if not args.url:

@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from bidlake.warehouse import docs
+    from warehouse import docs
 
     console = Console(stderr=True)
     with console.status("dbt docs generate ..."):

@@ -1,23 +1,21 @@
 """The event contract in Python: event types, their columns and vocabularies.
 
 Everything here is derived from `events.proto` (through the generated `events_pb2`), so
-the contract is written once. Readers, the simulator, the bidder's tracking writer and
-the dbt sources all take their column lists from here.
+the contract is written once. Readers, the simulator, the bidder's log writer and the dbt
+sources all take their column lists from here. Nothing here imports pyarrow: the lake's
+Arrow and Parquet schemas live where the lake is written (`ingest.lake_schema`), and the
+bidder, which imports this module, never pays for pyarrow.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING
 
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
 from google.protobuf.message import Message
 
-from ingest import events_pb2
-
-if TYPE_CHECKING:
-    import pyarrow as pa
+from contract import events_pb2
 
 CONTRACT_VERSION = "v1"
 PROTO_PACKAGE = "bidlake.events.v1"
@@ -51,22 +49,6 @@ class Column:
     proto_type: int  # FieldDescriptor.TYPE_*
     repeated: bool
     vocabulary: frozenset[str] | None  # allowed values of a categorical string field
-
-    @property
-    def arrow_type(self) -> pa.DataType:
-        # pyarrow is imported here, not at module level: the bidder imports the contract
-        # (through the tracking-log writer) and must not pay pyarrow's start-up and memory.
-        import pyarrow as pa
-
-        arrow_types = {
-            FieldDescriptor.TYPE_STRING: pa.string(),
-            FieldDescriptor.TYPE_INT64: pa.int64(),
-            FieldDescriptor.TYPE_INT32: pa.int32(),
-            FieldDescriptor.TYPE_DOUBLE: pa.float64(),
-            FieldDescriptor.TYPE_BOOL: pa.bool_(),
-        }
-        base = arrow_types[self.proto_type]
-        return pa.list_(base) if self.repeated else base
 
     @property
     def python_type(self) -> type:
@@ -124,14 +106,6 @@ def columns(event_type: str) -> tuple[Column, ...]:
         )
         for f in sorted(fields, key=lambda f: f.number)
     )
-
-
-@cache
-def arrow_schema(event_type: str) -> pa.Schema:
-    """The Arrow schema of an event type's raw lake files (without ingest metadata)."""
-    import pyarrow as pa
-
-    return pa.schema([pa.field(c.name, c.arrow_type) for c in columns(event_type)])
 
 
 def event_type_of(message: Message) -> str:

@@ -67,7 +67,7 @@ def render_doc(file: descriptor_pb2.FileDescriptorProto) -> str:
     lines = [
         "# Event contract v1",
         "",
-        "Generated from `ingest/events.proto` by `make proto`; do not edit by hand.",
+        "Generated from `contract/events.proto` by `make proto`; do not edit by hand.",
         "Each event type is a folder of the raw lake, `lake/raw/<event_type>/`, and each field",
         "is a column of the same name. Money is integer micros; `*_price_micros` are CPM.",
         "",

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from bidlake.paths import Home
-from bidlake.warehouse.catalog import connect_read_only
+from warehouse.catalog import connect_read_only
 
 if TYPE_CHECKING:
     import duckdb

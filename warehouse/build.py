@@ -22,8 +22,8 @@ from typing import Any
 
 from bidlake.paths import Home
 from bidlake.paths import home as current_home
-from bidlake.warehouse import locking, project
-from bidlake.warehouse.publish import Publication, publish_locked
+from warehouse import locking, project
+from warehouse.publish import Publication, publish_locked
 
 FAILED = frozenset({"error", "fail", "runtime error", "skipped"})
 

@@ -1,7 +1,7 @@
 """`bidlake sql "..."`: a query against the published warehouse, read-only.
 
 Every reporting and feature mart, staging model and `raw_<event_type>` view of the lake is
-queryable by name (bidlake.warehouse.catalog). Never blocked by a running build.
+queryable by name (warehouse.catalog). Never blocked by a running build.
 `--format table` (default) prints at most --max-rows rows; csv and json stream them all
 (json: one array of objects).
 """
@@ -25,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import duckdb
 
-    from bidlake.warehouse.catalog import CatalogNotPublishedError, connect_read_only
+    from warehouse.catalog import CatalogNotPublishedError, connect_read_only
 
     query = sys.stdin.read() if args.query == "-" else args.query
     try:

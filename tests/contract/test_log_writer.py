@@ -7,8 +7,10 @@ import orjson
 import pytest
 from google.protobuf import json_format
 
-from ingest import events_pb2
-from ingest.tracklog import HOUR_MS, TrackingLogWriter, is_closed_log, read_varint_frames
+from contract import events_pb2
+from contract.encoding import read_varint_frames
+from contract.landing_names import HOUR_MS, is_closed_log
+from contract.log_writer import TrackingLogWriter
 
 T0 = 1_767_571_200_000  # 2026-01-05T00:00Z
 

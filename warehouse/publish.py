@@ -38,8 +38,8 @@ from typing import TYPE_CHECKING, Any
 
 from bidlake.paths import Home
 from bidlake.paths import home as current_home
-from bidlake.warehouse import locking, project
-from bidlake.warehouse.catalog import CURRENT
+from warehouse import locking, project
+from warehouse.catalog import CURRENT
 
 if TYPE_CHECKING:
     import duckdb
@@ -289,7 +289,7 @@ class _SnapshotWriter:
 
 
 def _raw_relations(lake_root: Path) -> list[tuple[PublishedRelation, list[str]]]:
-    from ingest.contract import EVENT_TYPES
+    from contract.events import EVENT_TYPES
 
     out = []
     for event_type in EVENT_TYPES:
@@ -307,7 +307,7 @@ def _raw_view_sql(event_type: str, files: list[str]) -> str:
         listing = ", ".join(_sql_string(f) for f in files)
         return f"select * from read_parquet([{listing}], {LAKE_READ_OPTIONS})"
     # No file yet: the contract's columns, typed, and no rows.
-    from ingest.contract import arrow_schema
+    from ingest.lake_schema import arrow_schema
 
     columns = [
         f"null::{_duckdb_type(field.type)} as {field.name}" for field in arrow_schema(event_type)

@@ -3,7 +3,9 @@ from __future__ import annotations
 import pytest
 from google.protobuf import json_format
 
-from ingest import contract, events_pb2
+from contract import events as contract
+from contract import events_pb2
+from ingest.lake_schema import arrow_schema
 
 
 def sample(event_type: str):
@@ -38,7 +40,7 @@ def test_round_trip_proto_json_proto(event_type: str) -> None:
 def test_every_event_has_id_and_time(event_type: str) -> None:
     names = [c.name for c in contract.columns(event_type)]
     assert names[:2] == ["event_id", "event_time"]
-    assert contract.arrow_schema(event_type).field("event_time").type.bit_width == 64
+    assert arrow_schema(event_type).field("event_time").type.bit_width == 64
 
 
 def test_64bit_integers_accepted_as_numbers_and_strings() -> None:

@@ -37,8 +37,8 @@ def run(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from bidlake.paths import home
-    from bidlake.warehouse.build import BuildEvent, build
-    from bidlake.warehouse.locking import WarehouseBusyError
+    from warehouse.build import BuildEvent, build
+    from warehouse.locking import WarehouseBusyError
 
     console = Console(stderr=True)
     target = home()
@@ -81,7 +81,7 @@ def _summary(console: object, root: object, result: object) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from bidlake.warehouse.build import BuildResult
+    from warehouse.build import BuildResult
 
     assert isinstance(console, Console) and isinstance(result, BuildResult)
     table = Table(title=f"dbt build of {root}", title_justify="left")

@@ -7,7 +7,7 @@
 - `catalog.connect_read_only()` is how everything else reads (ml/, `bidlake sql`, any
   SQLAlchemy client through `catalog.sqlalchemy_url()`), never blocked by a build.
 
-Heavy modules (dbt, duckdb) are imported inside functions, so `import bidlake.warehouse`
+Heavy modules (dbt, duckdb) are imported inside functions, so `import warehouse`
 and the CLI's help stay fast.
 """
 
@@ -16,22 +16,22 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from bidlake.warehouse.build import BuildResult
-    from bidlake.warehouse.publish import Publication
+    from warehouse.build import BuildResult
+    from warehouse.publish import Publication
 
 
 def build(
     select: str | list[str] | None = None, vars: dict[str, Any] | None = None, **kwargs: Any
 ) -> BuildResult:
-    """`dbt build` then `publish()`; see `bidlake.warehouse.build.build`."""
-    from bidlake.warehouse.build import build as _build
+    """`dbt build` then `publish()`; see `warehouse.build.build`."""
+    from warehouse.build import build as _build
 
     return _build(select=select, vars=vars, **kwargs)
 
 
 def publish(**kwargs: Any) -> Publication:
     """Publish the build database as a new read-only catalog; see `publish.publish`."""
-    from bidlake.warehouse.publish import publish as _publish
+    from warehouse.publish import publish as _publish
 
     return _publish(**kwargs)
 

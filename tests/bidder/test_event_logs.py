@@ -13,9 +13,10 @@ from pathlib import Path
 import orjson
 import pytest
 
-from bidder.tracklogs import LOCK_DIR, BidderLogs, salvage_file
-from ingest import events_pb2
-from ingest.tracklog import INPROGRESS_SUFFIX, is_closed_log, read_varint_frames
+from bidder.event_logs import LOCK_DIR, BidderLogs, salvage_file
+from contract import events_pb2
+from contract.encoding import read_varint_frames
+from contract.landing_names import INPROGRESS_SUFFIX, is_closed_log
 from tests.bidder.conftest import iso_ms
 
 T0 = iso_ms("2026-01-05T10:15:00Z")
@@ -79,7 +80,7 @@ def test_a_live_writer_id_cannot_be_opened_twice(tmp_path: Path) -> None:
 
 CRASHING_WRITER = """
 import os, signal, sys
-from bidder.tracklogs import BidderLogs
+from bidder.event_logs import BidderLogs
 landing, t0 = sys.argv[1], int(sys.argv[2])
 logs = BidderLogs(landing, "w-dead", rotate_s=3600)
 logs.open(now_ms=t0)

@@ -1,51 +1,39 @@
-"""Tracking-log writer: how the bidder and the simulator hand events to ingest.
+"""The log writer: how the bidder and the simulator hand events to ingest.
 
-A log file holds events of one type and one hour, in the landing folder:
-`<landing>/<event_type>/<writer_id>-<YYYYMMDD>T<HH>-<seq:06d>.<ext>` with ext `jsonl`,
-`jsonl.gz`, `pb` or `pb.gz`. While open, a file is named `.<final name>.inprogress`; it is
+A log file holds events of one type and one hour, in the landing folder, named as
+`contract.landing_names` says. While open, a file has its hidden in-progress name; it is
 flushed, fsynced and renamed to its final name when closed, so a file with a final name is
 always complete and ingest never reads half of one. An interrupted writer loses at most
 the events still in its buffers (the userspace buffer, `BUFFER_BYTES` per open file, plus
 what the OS had not written; `flush()` once a second bounds it to about a second of
 events); it never leaves a half line in a closed file.
 
-`jsonl`: one proto3-JSON object per line (snake_case names, as the contract says).
-`pb`: each message prefixed by its length as a base-128 varint (protobuf's delimited
-framing, Java's `writeDelimitedTo`), the type given by the folder.
+Records are in one of the two wire forms of `contract.encoding` (JSON lines or
+length-delimited protobuf), the type given by the folder.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gzip
-import io
 import os
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO
 
-import orjson
-from google.protobuf.internal.encoder import _VarintBytes  # type: ignore[attr-defined]
+from contract.encoding import frame, json_line, protobuf_frame
+from contract.events import EVENT_MESSAGES
+from contract.landing_names import (
+    HOUR_MS,
+    Format,
+    LogFileName,
+    check_writer_id,
+    extension,
+)
 
-from ingest.contract import EVENT_MESSAGES
-
-Format = Literal["jsonl", "protobuf"]
-HOUR_MS = 3_600_000
 BUFFER_BYTES = 1 << 20  # 1 MiB per open file: the most an interrupted writer can lose each
-INPROGRESS_SUFFIX = ".inprogress"
-
-
-def extension(fmt: Format, compress: bool) -> str:
-    base = {"jsonl": "jsonl", "protobuf": "pb"}[fmt]
-    return f"{base}.gz" if compress else base
-
-
-def is_closed_log(path: Path) -> bool:
-    """A complete log file: a final name, not an in-progress or hidden one."""
-    return not path.name.startswith(".") and not path.name.endswith(INPROGRESS_SUFFIX)
 
 
 @dataclass
@@ -76,8 +64,7 @@ class TrackingLogWriter:
     def __post_init__(self) -> None:
         if self.fmt not in ("jsonl", "protobuf"):
             raise ValueError(f"unknown tracking-log format {self.fmt!r}: jsonl or protobuf")
-        if not self.writer_id or "/" in self.writer_id or self.writer_id.startswith("."):
-            raise ValueError(f"invalid writer_id {self.writer_id!r}")
+        check_writer_id(self.writer_id)
         self.landing = Path(self.landing)
 
     # ---- writing ----
@@ -95,7 +82,7 @@ class TrackingLogWriter:
         Same files and bytes as calling `write` for each event, at a fraction of the
         per-event cost (one file lookup and one `write` call per run, not per event).
         """
-        encode = orjson.dumps if self.fmt == "jsonl" else None
+        jsonl = self.fmt == "jsonl"
         run: list[bytes] = []
         run_hour = -1
         for event in events:
@@ -105,7 +92,7 @@ class TrackingLogWriter:
                 self._write_run(event_type, run_hour, run)
                 run = []
             run_hour = hour
-            run.append(encode(event) + b"\n" if encode else self._encode(event_type, event))
+            run.append(json_line(event) if jsonl else protobuf_frame(event_type, event))
         if run:
             self._write_run(event_type, run_hour, run)
 
@@ -130,18 +117,13 @@ class TrackingLogWriter:
         if self.fmt == "jsonl":
             handle.stream.write(payload.replace(b"\n", b" ") + b"\n")
         else:
-            handle.stream.write(_VarintBytes(len(payload)) + payload)
+            handle.stream.write(frame(payload))
         self._count(event_type, hour, handle)
 
     def _encode(self, event_type: str, event: Mapping[str, object]) -> bytes:
         if self.fmt == "jsonl":
-            return orjson.dumps(event) + b"\n"
-        try:
-            message = EVENT_MESSAGES[event_type](**event)
-        except KeyError:
-            raise ValueError(f"unknown event type {event_type!r}") from None
-        body = message.SerializeToString()
-        return _VarintBytes(len(body)) + body
+            return json_line(event)
+        return protobuf_frame(event_type, event)
 
     def _count(self, event_type: str, hour: int, handle: _OpenFile) -> None:
         handle.events += 1
@@ -159,19 +141,16 @@ class TrackingLogWriter:
             raise ValueError(f"unknown event type {event_type!r}")
         seq = self._seq.get(key, 0)
         self._seq[key] = seq + 1
-        stamp = datetime.fromtimestamp(hour * 3600, tz=UTC).strftime("%Y%m%dT%H")
         folder = self.landing / event_type
         folder.mkdir(parents=True, exist_ok=True)
-        name = f"{self.writer_id}-{stamp}-{seq:06d}.{extension(self.fmt, self.compress)}"
-        final_path = folder / name
+        name = LogFileName(self.writer_id, hour, seq, extension(self.fmt, self.compress))
         # Never overwrite a closed file another run left (same writer id and hour): move on
         # to the next sequence number instead.
-        while final_path.exists():
-            seq = self._seq[key]
-            self._seq[key] = seq + 1
-            name = f"{self.writer_id}-{stamp}-{seq:06d}.{extension(self.fmt, self.compress)}"
-            final_path = folder / name
-        temp_path = folder / f".{name}{INPROGRESS_SUFFIX}"
+        while (folder / name.final()).exists():
+            name = LogFileName(self.writer_id, hour, self._seq[key], name.ext)
+            self._seq[key] = name.seq + 1
+        final_path = folder / name.final()
+        temp_path = folder / name.in_progress()
         raw = open(temp_path, "wb", buffering=BUFFER_BYTES)  # noqa: SIM115 - closed in _close
         stream: IO[bytes] = raw
         if self.compress:
@@ -229,26 +208,3 @@ class TrackingLogWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def read_varint_frames(data: bytes | io.BufferedIOBase) -> Iterable[tuple[int, bytes]]:
-    """Yield (offset, message bytes) of a length-delimited stream; raises on truncation."""
-    buffer = data if isinstance(data, bytes) else data.read()
-    pos, end = 0, len(buffer)
-    while pos < end:
-        start, shift, length = pos, 0, 0
-        while True:
-            if pos >= end:
-                raise ValueError(f"truncated length prefix at byte {start}")
-            byte = buffer[pos]
-            pos += 1
-            length |= (byte & 0x7F) << shift
-            if not byte & 0x80:
-                break
-            shift += 7
-            if shift > 63:
-                raise ValueError(f"malformed length prefix at byte {start}")
-        if pos + length > end:
-            raise ValueError(f"truncated message at byte {start}: {length} bytes announced")
-        yield start, buffer[pos : pos + length]
-        pos += length

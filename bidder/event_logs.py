@@ -1,13 +1,13 @@
 """The bidder's tracking logs: one writer per process, rotated, flushed, crash-salvaged.
 
-Files are written by `ingest.tracklog.TrackingLogWriter` (the format and naming are the
+Files are written by `contract.log_writer.TrackingLogWriter` (the format and naming are the
 ingest contract, docs/interfaces.md). This module adds what a long-running server needs:
 
 - rotation: every open file is closed (published to ingest, by rename) every
   `rotate_s` seconds and when the hour changes, so events reach the lake minutes after
   they happen, not at the end of the hour; the closing (with its fsyncs) runs in a worker
   thread, off the event loop;
-- flushing: userspace buffers (up to `ingest.tracklog.BUFFER_BYTES`, 1 MiB per open file)
+- flushing: userspace buffers (up to `contract.log_writer.BUFFER_BYTES`, 1 MiB per open file)
   go to the OS every `flush_s` seconds (gzip streams sync-flushed, so what is on disk
   decompresses on its own);
 - crash salvage. What a killed bidder loses: only what was still in its userspace buffers
@@ -30,23 +30,18 @@ import fcntl
 import gzip
 import logging
 import os
-import re
 import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from ingest.tracklog import HOUR_MS, INPROGRESS_SUFFIX, TrackingLogWriter
+from contract.landing_names import HOUR_MS, INPROGRESS_SUFFIX, parse_in_progress_name
+from contract.log_writer import TrackingLogWriter
 
-log = logging.getLogger("bidder.tracklogs")
+log = logging.getLogger("bidder.event_logs")
 
 LOCK_DIR = ".writers"
-_INPROGRESS = re.compile(
-    r"^\.(?P<writer>.+)-(?P<stamp>\d{8}T\d{2})-(?P<seq>\d{6})\.(?P<ext>jsonl|jsonl\.gz|pb|pb\.gz)"
-    + re.escape(INPROGRESS_SUFFIX)
-    + "$"
-)
 
 
 @dataclass(frozen=True)
@@ -212,8 +207,8 @@ def _salvage_writer(landing: Path, writer_id: str) -> list[Salvaged]:
     out = []
     for folder in sorted(p for p in landing.iterdir() if p.is_dir()):
         for path in sorted(folder.glob(f".*{INPROGRESS_SUFFIX}")):
-            match = _INPROGRESS.match(path.name)
-            writer = match["writer"] if match else ""
+            parsed = parse_in_progress_name(path.name)
+            writer = parsed.writer_id if parsed else ""
             if writer == writer_id or writer.rpartition(".")[0] == writer_id:
                 with contextlib.suppress(FileNotFoundError):
                     out.append(salvage_file(path))
@@ -243,10 +238,10 @@ def _complete_frames(data: bytes) -> tuple[int, int]:
 
 def salvage_file(path: Path) -> Salvaged:
     """Cut an in-progress file at its last complete record and publish that part."""
-    match = _INPROGRESS.match(path.name)
-    if match is None:
+    parsed = parse_in_progress_name(path.name)
+    if parsed is None:
         raise ValueError(f"{path}: not an in-progress tracking-log file name")
-    ext = match["ext"]
+    ext = parsed.ext
     data = path.read_bytes()
     compressed = ext.endswith(".gz")
     if compressed:
@@ -271,12 +266,10 @@ def salvage_file(path: Path) -> Salvaged:
         return Salvaged(path, None, 0, dropped)
     if compressed:
         body = gzip.compress(body, compresslevel=6, mtime=0)
-    stem = f"{match['writer']}-{match['stamp']}"
-    seq = int(match["seq"])
-    final = path.with_name(f"{stem}-{seq:06d}.{ext}")
-    while final.exists():  # never overwrite a published file
-        seq += 1
-        final = path.with_name(f"{stem}-{seq:06d}.{ext}")
+    name = parsed
+    while path.with_name(name.final()).exists():  # never overwrite a published file
+        name = name.next_seq()
+    final = path.with_name(name.final())
     temp = path.with_name(f".{final.name}.salvage")
     with open(temp, "wb") as fh:
         fh.write(body)
