@@ -27,9 +27,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 from pathlib import Path
 from typing import Any
+
+from bidlake.atomic_files import atomic_write
 
 SCHEMA_VERSION = 1
 KIND = "bidlake.logistic_regression"
@@ -63,19 +64,10 @@ def seal(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_artifact(doc: dict[str, Any], path: Path) -> Path:
-    """Seal and write atomically (temp file, fsync, rename): never a half-written model."""
+    """Seal and write atomically (bidlake.atomic_files): never a half-written model."""
     sealed = seal(doc)
     validate(sealed, str(path))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as fh:
-        fh.write(canonical_json(sealed))
-        fh.write(b"\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    return path
+    return atomic_write(path, canonical_json(sealed) + b"\n")
 
 
 def read_artifact(path: Path) -> dict[str, Any]:

@@ -50,11 +50,14 @@ NAME_SEP = "\x1f"  # between a token's name and its value
 CROSS_SEP = "\x1e"  # between the component values of a cross (and joined inputs)
 CROSS_NAME_SEP = "*"
 
-# Bid-time raw fields a feature may read, with their proto3 kind. These are the
-# bid_request event's columns carried by the feature marts (docs/interfaces.md), plus the
-# campaign and creative the bidder is pricing. Anything known only after the auction
-# (clearing price, impression/click/conversion times, labels) or decided from the model's
-# own output (bid price, pctr, no_bid_reason) must never be here: tests/ml/test_features.py
+# Bid-time raw fields a feature may read, with their proto3 kind: the bid_request event's
+# columns the feature marts carry, plus the campaign and creative the bidder is pricing.
+# The one list of them: the bidder scores and training reads exactly these, the feature
+# marts carry them in this order (docs/interfaces.md), and the dbt macro that selects them
+# (dbt_project/macros/features.sql, which cannot import Python) and the marts' contracts
+# are checked against it by tests/ml/test_features.py. Anything known only after the
+# auction (clearing price, impression/click/conversion times, labels) or decided from the
+# model's own output (bid price, pctr, no_bid_reason) must never be here: the same test
 # checks this list against the event contract.
 RAW_FIELDS: dict[str, str] = {
     "exchange": "str",
@@ -384,15 +387,3 @@ def default_spec(hash_bits: int = 20) -> FeatureSpec:
         ("creative", "ad_size"),
     )
     return FeatureSpec(features=features, crosses=crosses, hash_bits=hash_bits)
-
-
-def raw_row(**fields: object) -> dict[str, object]:
-    """A raw row with every field at its default, overridden by `fields` (tests, docs)."""
-    unknown = set(fields) - set(RAW_FIELDS)
-    if unknown:
-        raise KeyError(f"not raw feature fields: {sorted(unknown)}")
-    row: dict[str, object] = {
-        name: [] if kind == "list" else DEFAULTS[kind] for name, kind in RAW_FIELDS.items()
-    }
-    row.update(fields)
-    return row

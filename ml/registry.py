@@ -10,8 +10,8 @@ Layout (docs/interfaces.md), below `models_root` (default `<BIDLAKE_HOME>/models
 
 A version folder appears only complete (built as `.staging-<version>-<pid>`, then renamed)
 and is never modified afterwards; CURRENT is replaced by an atomic rename of a fsynced
-temp file, so a bidder polling it reads either the old or the new version, never a
-partial name. Pure Python: the bidder imports it.
+temp file (bidlake.atomic_files), so a bidder polling it reads either the old or the new
+version, never a partial name. Pure Python: the bidder imports it.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from bidlake.atomic_files import atomic_write, fsync_dir
 from bidlake.paths import home
 from ml.scorer import ScoringModel, load_model
 
@@ -33,7 +34,6 @@ MODEL_FILE = "model.json"
 GATE_FILE = "gate.json"
 CURRENT_FILE = "CURRENT"
 HISTORY_FILE = "history.jsonl"
-NAMES = ("ctr", "cvr")
 _VERSION_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]{0,99}$")
 
 
@@ -65,19 +65,6 @@ def version_dir(name: str, version: str, models_root: Path | str | None = None) 
 
 def model_path(name: str, version: str, models_root: Path | str | None = None) -> Path:
     return version_dir(name, version, models_root) / MODEL_FILE
-
-
-def list_versions(name: str, models_root: Path | str | None = None) -> list[str]:
-    """Complete versions, oldest first (staging folders start with '.')."""
-    _check(name)
-    folder = _root(models_root) / name
-    if not folder.is_dir():
-        return []
-    return sorted(
-        p.name
-        for p in folder.iterdir()
-        if p.is_dir() and not p.name.startswith(".") and (p / MODEL_FILE).exists()
-    )
 
 
 def current_version(name: str, models_root: Path | str | None = None) -> str | None:
@@ -120,7 +107,7 @@ def staging(name: str, version: str, models_root: Path | str | None = None) -> I
         for entry in temp.iterdir():
             _fsync_file(entry)
         os.rename(temp, final)
-        _fsync_dir(final.parent)
+        fsync_dir(final.parent)
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)
         raise
@@ -129,14 +116,7 @@ def staging(name: str, version: str, models_root: Path | str | None = None) -> I
 def set_current(name: str, version: str, models_root: Path | str | None = None) -> None:
     """Point CURRENT at `version` after verifying its artifact loads (atomic rename)."""
     load_version(name, version, models_root)  # refuses a missing or corrupt model
-    folder = _root(models_root) / name
-    temp = folder / f".{CURRENT_FILE}.tmp-{os.getpid()}"
-    with open(temp, "w") as fh:
-        fh.write(version + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(temp, folder / CURRENT_FILE)
-    _fsync_dir(folder)
+    atomic_write(_root(models_root) / name / CURRENT_FILE, version + "\n")
 
 
 def append_history(name: str, entry: dict[str, Any], models_root: Path | str | None = None) -> None:
@@ -149,13 +129,6 @@ def append_history(name: str, entry: dict[str, Any], models_root: Path | str | N
         os.fsync(fh.fileno())
 
 
-def read_history(name: str, models_root: Path | str | None = None) -> list[dict[str, Any]]:
-    path = _root(models_root) / name / HISTORY_FILE
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
 def _fsync_file(path: Path) -> None:
     if path.is_file():
         fd = os.open(path, os.O_RDONLY)
@@ -163,11 +136,3 @@ def _fsync_file(path: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

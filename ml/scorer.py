@@ -18,7 +18,7 @@ readers and writers under the GIL at worst compute an entry twice.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import product
 from pathlib import Path
@@ -196,9 +196,6 @@ class ScoringModel:
     def predict(self, raw: Mapping[str, object]) -> float:
         """Calibrated probability of the event (click for ctr, conversion for cvr)."""
         return sigmoid(self.slope * self.logit(raw) + self.offset)
-
-    def predict_many(self, rows: Iterable[Mapping[str, object]]) -> list[float]:
-        return [self.predict(row) for row in rows]
 
     # ---- memo misses: the reference path ---------------------------------------------
 

@@ -1,12 +1,16 @@
-"""The feature spec: hashing is stable and documented, and no post-auction field enters."""
+"""The feature spec: hashing is stable and documented, no post-auction field enters, and
+its list of bid-time fields is the one the feature marts (dbt) carry."""
 
 from __future__ import annotations
 
 import json
 import zlib
 
+import jinja2
 import pytest
+import yaml
 
+from bidlake.paths import REPO_ROOT
 from contract.events import EVENT_TYPES, columns
 from ml.features import (
     CROSS_SEP,
@@ -16,8 +20,11 @@ from ml.features import (
     FeatureSpec,
     FeatureSpecError,
     default_spec,
-    raw_row,
 )
+from tests.ml.conftest import full_row
+
+DBT_PROJECT = REPO_ROOT / "dbt_project"
+FEATURE_MARTS = ("ftr_ctr_training", "ftr_cvr_training")
 
 # Columns known only after the auction, or derived from the bidder's own decision. A
 # feature reading any of them would leak the label (or the old model's output) into
@@ -96,7 +103,7 @@ def test_hash_is_crc32_of_name_separator_value() -> None:
 
 def test_tokens_of_a_row() -> None:
     spec = default_spec()
-    row = raw_row(
+    row = full_row(
         app_bundle="com.game",
         site_domain="ignored.com",
         ad_width=320,
@@ -120,7 +127,7 @@ def test_tokens_of_a_row() -> None:
 
 def test_missing_fields_hash_like_their_proto3_defaults() -> None:
     spec = default_spec()
-    full = raw_row(device_type="phone")
+    full = full_row(device_type="phone")
     sparse = {"device_type": "phone"}  # a bidder omitting default-valued fields
     assert spec.indices(full) == spec.indices(sparse)
     assert ("segment", "") in spec.tokens(sparse)  # "no segments" is its own token
@@ -128,7 +135,7 @@ def test_missing_fields_hash_like_their_proto3_defaults() -> None:
 
 def test_integers_and_integral_floats_hash_alike() -> None:
     spec = default_spec()
-    assert spec.indices(raw_row(ad_width=300, ad_height=250)) == spec.indices(
+    assert spec.indices(full_row(ad_width=300, ad_height=250)) == spec.indices(
         {"ad_width": 300.0, "ad_height": 250}
     )
 
@@ -144,7 +151,7 @@ def test_spec_round_trips_through_json() -> None:
     spec = default_spec(hash_bits=18)
     again = FeatureSpec.from_dict(json.loads(json.dumps(spec.to_dict())))
     assert again == spec
-    row = raw_row(device_type="tablet", user_segments=["x"], campaign_id="c9")
+    row = full_row(device_type="tablet", user_segments=["x"], campaign_id="c9")
     assert again.indices(row) == spec.indices(row)
 
 
@@ -172,6 +179,41 @@ def test_malformed_specs_are_refused(features, crosses, message) -> None:
         FeatureSpec(features=features, crosses=crosses)
 
 
-def test_raw_row_refuses_unknown_fields() -> None:
-    with pytest.raises(KeyError, match="clearing_price_micros"):
-        raw_row(clearing_price_micros=1)
+# ---- one list of bid-time fields: RAW_FIELDS, which the dbt project repeats -------------
+# dbt's Jinja cannot import Python, so dbt_project/macros/features.sql and the marts'
+# contracts name the fields again; these tests fail as soon as either differs from
+# RAW_FIELDS (tests/warehouse/test_dbt_project.py then checks the built marts).
+
+
+def test_the_dbt_macro_selects_the_raw_fields_of_the_bid_request() -> None:
+    source = (DBT_PROJECT / "macros" / "features.sql").read_text()
+    macros = jinja2.Environment().from_string(source).module
+    rendered = str(macros.bid_time_request_columns("r"))  # type: ignore[attr-defined]
+    selected = [column.strip().removeprefix("r.") for column in rendered.split(",")]
+    # The bid's own fields (campaign, creative) are selected after it, by each model.
+    request_fields = [f for f in RAW_FIELDS if f not in ALLOWED_FROM_LATER_EVENTS]
+    assert selected == request_fields, f"bid_time_request_columns must list {request_fields}"
+    assert list(RAW_FIELDS)[len(request_fields) :] == ["campaign_id", "creative_id"]
+    for mart in FEATURE_MARTS:
+        sql = (DBT_PROJECT / "models" / "marts" / "features" / f"{mart}.sql").read_text()
+        select = sql[sql.index("{{ bid_time_request_columns(") :].splitlines()[:3]
+        assert [line.strip().split(".")[-1] for line in select[1:]] == [
+            "campaign_id,",
+            "creative_id,",
+        ], mart
+
+
+def test_the_feature_mart_contracts_declare_the_raw_fields_with_their_kinds() -> None:
+    models = yaml.safe_load(
+        (DBT_PROJECT / "models" / "marts" / "features" / "_features__models.yml").read_text()
+    )["models"]
+    duckdb_types = {"str": {"varchar"}, "int": {"integer", "bigint"}, "list": {"varchar[]"}}
+    for mart in FEATURE_MARTS:
+        [model] = [m for m in models if m["name"] == mart]
+        declared = [(c["name"], c["data_type"]) for c in model["columns"]]
+        names = [name for name, _ in declared]
+        start = names.index(next(iter(RAW_FIELDS)))
+        features = declared[start : start + len(RAW_FIELDS)]
+        assert [name for name, _ in features] == list(RAW_FIELDS), mart
+        for name, data_type in features:
+            assert data_type in duckdb_types[RAW_FIELDS[name]], (mart, name, data_type)

@@ -25,9 +25,12 @@ def _publish(version: str, intercept: float = -3.0, root: Path | None = None) ->
         write_artifact(doc, folder / registry.MODEL_FILE)
 
 
+def _versions(home: Path) -> list[str]:
+    return sorted(p.name for p in (home / "models" / "ctr").iterdir() if p.is_dir())
+
+
 def test_no_current_model_at_first(home: Path) -> None:
     assert registry.current_version("ctr") is None
-    assert registry.list_versions("ctr") == []
     with pytest.raises(registry.RegistryError, match="no current 'ctr' model"):
         registry.load_current("ctr")
 
@@ -35,7 +38,8 @@ def test_no_current_model_at_first(home: Path) -> None:
 def test_publish_promote_and_load(home: Path) -> None:
     _publish("v1", -3.0)
     _publish("v2", -2.0)
-    assert registry.list_versions("ctr") == ["v1", "v2"]
+    assert _versions(home) == ["v1", "v2"]
+    assert registry.model_path("ctr", "v2") == home / "models" / "ctr" / "v2" / "model.json"
     registry.set_current("ctr", "v1")
     assert (home / "models" / "ctr" / "CURRENT").read_text() == "v1\n"
     assert registry.load_current("ctr").intercept == -3.0
@@ -90,7 +94,8 @@ def test_names_and_versions_cannot_escape_the_root(home: Path) -> None:
 def test_history(home: Path) -> None:
     registry.append_history("ctr", {"version": "v1", "promoted": True})
     registry.append_history("ctr", {"version": "v2", "promoted": False})
-    assert [e["version"] for e in registry.read_history("ctr")] == ["v1", "v2"]
+    lines = (home / "models" / "ctr" / registry.HISTORY_FILE).read_text().splitlines()
+    assert [json.loads(line)["version"] for line in lines] == ["v1", "v2"]
 
 
 def test_new_version_sorts_by_time() -> None:

@@ -1,24 +1,26 @@
-"""The pure-Python scorer: artifact round trip, refusal of bad files, memo == reference."""
+"""The pure-Python scorer: loads a verified artifact, memoized scoring == the reference."""
 
 from __future__ import annotations
 
 import json
 import math
 import random
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from ml.artifact import SCHEMA_VERSION, ArtifactError, new_document, write_artifact
-from ml.features import default_spec, raw_row
+from ml.artifact import ArtifactError, new_document, write_artifact
+from ml.features import default_spec
 from ml.scorer import MEMO_LIMIT, load_model, sigmoid
+from tests.ml.conftest import full_row
 
 
 def _random_rows(rng: random.Random, n: int) -> list[dict[str, object]]:
     return [
-        raw_row(
+        full_row(
             exchange=rng.choice(["adx", "openx"]),
             publisher_id=f"pub{rng.randrange(30)}",
             site_domain=f"site{rng.randrange(40)}.com" if rng.random() < 0.7 else "",
@@ -91,51 +93,17 @@ def test_predict_applies_the_downsampling_correction(model_file: Path) -> None:
     assert model.predict(row) == pytest.approx(p / (p + (1 - p) / w), rel=1e-12)
 
 
-def test_tampered_weight_is_refused(model_file: Path) -> None:
+def test_a_tampered_model_is_refused(model_file: Path) -> None:
     doc = json.loads(model_file.read_text())
     doc["model"]["weights"][0] += 1.0
     model_file.write_text(json.dumps(doc))
-    with pytest.raises(ArtifactError, match="checksum mismatch"):
+    with pytest.raises(ArtifactError, match=re.escape(f"{model_file}: checksum mismatch")):
         load_model(model_file)
-
-
-def test_tampered_bytes_are_refused(model_file: Path) -> None:
-    data = model_file.read_bytes()
-    model_file.write_bytes(data.replace(b'"intercept":-2.5', b'"intercept":-1.5'))
-    with pytest.raises(ArtifactError, match="checksum mismatch"):
-        load_model(model_file)
-
-
-def test_other_schema_version_is_refused(tmp_path: Path) -> None:
-    doc = _document()
-    doc["schema_version"] = SCHEMA_VERSION + 1
-    path = tmp_path / "model.json"
-    path.write_text(json.dumps(doc))
-    with pytest.raises(ArtifactError, match="schema_version 2 is not supported"):
-        load_model(path)
-
-
-@pytest.mark.parametrize(
-    ("content", "message"),
-    [(b"", "not a JSON model"), (b"[1]", "JSON object"), (b"\xff\xfe", "not a JSON model")],
-)
-def test_garbage_is_refused(tmp_path: Path, content: bytes, message: str) -> None:
-    path = tmp_path / "model.json"
-    path.write_bytes(content)
-    with pytest.raises(ArtifactError, match=message):
-        load_model(path)
 
 
 def test_missing_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ArtifactError, match="cannot read"):
         load_model(tmp_path / "nope.json")
-
-
-def test_sealed_but_malformed_model_is_refused(tmp_path: Path) -> None:
-    doc = _document()
-    doc["model"]["indices"][0] = 1 << 30  # outside the hash space
-    with pytest.raises(ArtifactError, match="ascending ints"):
-        write_artifact(doc, tmp_path / "model.json")
 
 
 def test_sigmoid_is_stable_at_the_extremes() -> None:
@@ -164,7 +132,7 @@ def test_unusable_raw_values_get_a_clear_error(model_file: Path) -> None:
 
 def test_none_and_missing_fields_score_like_defaults(model_file: Path) -> None:
     model = load_model(model_file)
-    full = raw_row(device_type="phone")
+    full = full_row(device_type="phone")
     with_nones = {k: (None if v in ("", 0, []) else v) for k, v in full.items()}
     assert (
         model.predict(full) == model.predict(with_nones) == model.predict({"device_type": "phone"})

@@ -8,9 +8,8 @@ import duckdb
 import numpy as np
 import pytest
 
-from ml.data import TASKS, DataError, load_examples, load_truth
-from ml.features import RAW_FIELDS, default_spec
-from ml.synthetic import Synthetic, write_truth
+from ml.data import TASKS, DataError
+from ml.synthetic import Synthetic
 from ml.train import (
     TrainConfig,
     Training,
@@ -22,13 +21,6 @@ from ml.train import (
 )
 
 GRID = (0.1, 0.3)
-
-
-@pytest.fixture(scope="module")
-def truth_dir(marts: Synthetic, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("truth")
-    write_truth(marts, folder)
-    return folder
 
 
 @pytest.fixture(scope="module")
@@ -116,31 +108,6 @@ def test_correction_is_the_odds_formula() -> None:
     assert np.allclose(correct(logit, w), p / (p + (1 - p) / w), rtol=1e-12)
 
 
-def test_cvr_reads_only_mature_labels(
-    small_con: duckdb.DuckDBPyConnection, small_marts: Synthetic
-) -> None:
-    table = load_examples(small_con, TASKS["cvr"], default_spec())
-    mature = small_marts.cvr.filter(small_marts.cvr.column("is_label_mature"))
-    assert 0 < table.num_rows == mature.num_rows < small_marts.cvr.num_rows
-    assert set(table.column("bid_id").to_pylist()) == set(mature.column("bid_id").to_pylist())
-
-
-def test_examples_carry_no_post_auction_column(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute("ALTER TABLE ftr_ctr_training ADD COLUMN clearing_price_micros BIGINT DEFAULT 1")
-    spec = default_spec()
-    table = load_examples(con, TASKS["ctr"], spec)
-    assert set(table.column_names) == {"bid_id", "event_ms", "day", "label", *RAW_FIELDS}
-
-
-def test_missing_mart_or_columns_are_named() -> None:
-    con = duckdb.connect()
-    with pytest.raises(DataError, match="'ftr_ctr_training' is not queryable"):
-        load_examples(con, TASKS["ctr"], default_spec())
-    con.execute("CREATE TABLE ftr_ctr_training (bid_id VARCHAR, impression_id VARCHAR)")
-    with pytest.raises(DataError, match=r"lacks columns \[.*'device_type'"):
-        load_examples(con, TASKS["ctr"], default_spec())
-
-
 def test_too_little_data_is_refused(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("DELETE FROM ftr_ctr_training WHERE impression_id NOT IN ('i1', 'i2', 'i3')")
     with pytest.raises(DataError, match="3 usable rows"):
@@ -154,18 +121,6 @@ def test_a_single_class_is_refused(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("UPDATE ftr_ctr_training SET is_clicked = false")
     with pytest.raises(DataError, match="single class"):
         train(con, TASKS["ctr"], TrainConfig(c_grid=GRID))
-
-
-def test_truth_join(marts: Synthetic, truth_dir: Path, tmp_path: Path) -> None:
-    ids = marts.truth.column("bid_id").take([5, 1, 3])
-    got = load_truth(ids, "p_click", truth_dir)
-    expected = marts.truth.column("p_click").take([5, 1, 3]).to_numpy()
-    assert got is not None and np.array_equal(got, expected)
-    import pyarrow as pa
-
-    unknown = load_truth(pa.array(["nope", ids[0].as_py()]), "p_click", truth_dir)
-    assert unknown is not None and np.isnan(unknown[0]) and unknown[1] == expected[0]
-    assert load_truth(ids, "p_click", tmp_path / "absent") is None
 
 
 def test_a_partial_newest_day_is_not_the_holdout() -> None:

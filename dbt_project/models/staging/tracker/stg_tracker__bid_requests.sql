@@ -3,12 +3,7 @@ with
 
 source as (
 
-    {% if bidlake_lake_has_files('bid_request') %}
-        select * from {{ source('tracker', 'bid_request') }}
-    {% else %}
-        -- Nothing has landed yet: the same columns, no rows (macros/lake_source.sql).
-        {{ bidlake_empty_source('tracker', 'bid_request') }}
-    {% endif %}
+    {{ bidlake_staging_source('bid_request') }}
 
 ),
 

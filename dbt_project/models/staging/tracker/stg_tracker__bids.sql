@@ -3,12 +3,7 @@ with
 
 source as (
 
-    {% if bidlake_lake_has_files('bid') %}
-        select * from {{ source('tracker', 'bid') }}
-    {% else %}
-        -- Nothing has landed yet: the same columns, no rows (macros/lake_source.sql).
-        {{ bidlake_empty_source('tracker', 'bid') }}
-    {% endif %}
+    {{ bidlake_staging_source('bid') }}
 
 ),
 

@@ -3,12 +3,7 @@ with
 
 source as (
 
-    {% if bidlake_lake_has_files('click') %}
-        select * from {{ source('tracker', 'click') }}
-    {% else %}
-        -- Nothing has landed yet: the same columns, no rows (macros/lake_source.sql).
-        {{ bidlake_empty_source('tracker', 'click') }}
-    {% endif %}
+    {{ bidlake_staging_source('click') }}
 
 ),
 
