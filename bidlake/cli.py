@@ -27,19 +27,19 @@ class Command:
 COMMANDS: tuple[Command, ...] = (
     Command("simulate", "simulator.cli", "simulator/", "write simulated tracking logs"),
     Command("ingest", "ingest.cli", "ingest/", "tracking logs -> partitioned Parquet lake"),
-    Command("build", "warehouse.build_cmd", "dbt_project/", "run dbt build on the lake"),
-    Command("sql", "warehouse.sql_cmd", "dbt_project/", "query the warehouse read-only"),
-    Command("docs", "warehouse.docs_cmd", "dbt_project/", "generate and serve dbt docs"),
+    Command("build", "warehouse.cli.build", "dbt_project/", "run dbt build on the lake"),
+    Command("sql", "warehouse.cli.sql", "dbt_project/", "query the warehouse read-only"),
+    Command("docs", "warehouse.cli.docs", "dbt_project/", "generate and serve dbt docs"),
     Command(
         "export-reporting",
-        "warehouse.export_cmd",
+        "warehouse.cli.export_reporting",
         "dbt_project/",
         "copy reporting marts to PostgreSQL",
     ),
     Command("train", "ml.cli", "ml/", "train, evaluate and export CTR/CVR models"),
     Command("serve", "bidder.cli", "bidder/", "serve OpenRTB bids over HTTP"),
     Command("replay", "simulator.replay_cli", "simulator/", "play the exchange to a bidder"),
-    Command("run", "orchestration.cli", "orchestration/", "the main job, end to end"),
+    Command("run", "orchestration.run_cli", "orchestration/", "the main job, end to end"),
     Command("ui", "orchestration.ui_cli", "orchestration/", "start the Dagster UI"),
 )
 

@@ -7,12 +7,12 @@ event_time, so row-group statistics prune time ranges), and commits like an inge
 staged, then renamed in under a new unique name, then recorded (`ingest.ledger`).
 
 The inputs are not touched at commit: they are *retired* (left out of the manifest) and
-deleted by `vacuum` only after `grace_seconds`. A DuckDB query that listed them before
-the commit — through the manifest or a glob — still finds every file it listed; no file
-is ever renamed over or truncated (DuckDB 2.0 fails now and then on a file replaced under
-a running query). Readers that glob `raw/` directly can see a compacted file next to its
-inputs until the grace period ends; readers that need exact counts meanwhile use the
-manifest (`ingest.lake.live_files`).
+deleted only after `grace_seconds`, by the `Ledger.vacuum` that ends every
+`compact`. A DuckDB query that listed them before the commit — through the manifest or a
+glob — still finds every file it listed; no file is ever renamed over or truncated
+(DuckDB 2.0 fails now and then on a file replaced under a running query). Readers that
+glob `raw/` directly can see a compacted file next to its inputs until the grace period
+ends; readers that need exact counts meanwhile use the manifest (`ingest.lake.live_files`).
 
 Row counts come from Parquet footers only, so deciding what to compact costs one small
 read per file, not a scan.
@@ -139,17 +139,6 @@ def compact(
         report.deleted = ledger.vacuum(grace_seconds)
     report.seconds = time.perf_counter() - started
     return report
-
-
-def vacuum(
-    home: Home | Path | str | None = None, grace_seconds: float = DEFAULT_GRACE_SECONDS
-) -> list[Path]:
-    """Delete retired files older than the grace period (also done by every `compact`)."""
-    home = _resolve_home(home)
-    ledger = Ledger(home)
-    with ledger.lock():
-        ledger.recover()
-        return ledger.vacuum(grace_seconds)
 
 
 def _digest(names: Sequence[str]) -> str:

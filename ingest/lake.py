@@ -26,6 +26,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from bidlake.atomic_files import atomic_write, fsync_dir
 from bidlake.paths import Home
 from contract.events import EVENT_TYPES
 
@@ -77,16 +78,12 @@ def data_files(home: Home, event_type: str) -> list[Path]:
     return found
 
 
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def write_parquet(table: pa.Table, path: Path) -> int:
-    """Write `table` to `path` (a staging path), fsynced; returns its size in bytes."""
+    """Write `table` to `path` (a staging path), fsynced; returns its size in bytes.
+
+    Written in place, not through a temp file: a staged file becomes visible by `publish`,
+    and a half-written one is never published (the commit's intent is written after it).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as handle:
         pq.write_table(
@@ -102,15 +99,8 @@ def write_parquet(table: pa.Table, path: Path) -> int:
 
 
 def write_json_atomic(path: Path, payload: object) -> None:
-    """Replace `path` with `payload` as JSON: temp file, fsync, rename, fsync folder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.tmp")
-    with open(temp, "wb") as handle:
-        handle.write(json.dumps(payload, indent=1, sort_keys=True).encode())
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temp, path)
-    fsync_dir(path.parent)
+    """Replace `path` with `payload` as JSON, atomically and durably (ledger, manifest)."""
+    atomic_write(path, json.dumps(payload, indent=1, sort_keys=True))
 
 
 def publish(pairs: Iterable[tuple[Path, Path]]) -> list[Path]:

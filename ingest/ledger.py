@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import os
 import shutil
 import time
 from collections.abc import Iterator
@@ -54,10 +53,6 @@ class SourceRecord:
     error_code: str = ""  # file-level problem, if any
     message: str = ""
     warnings: list[str] = field(default_factory=list)
-
-    @property
-    def reconciles(self) -> bool:
-        return self.records == self.raw + self.quarantined + self.duplicates
 
 
 @dataclass
@@ -263,11 +258,3 @@ class Ledger:
         if changed:
             lake.write_manifest(self.home, self.retired())
         return deleted
-
-
-def fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

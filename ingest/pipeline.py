@@ -7,9 +7,10 @@
    the same bytes under another name);
 3. groups the rest into batches of about `batch_bytes` of decompressed input and, per
    batch, decodes and validates every source (chunks decoded on a small thread pool: the
-   heavy parts run in pyarrow/numpy with the GIL released), drops duplicate events,
-   writes one Parquet file per (event type, hour partition) and one quarantine file, and
-   commits all of it at once (see `ingest.ledger` for the protocol);
+   heavy parts run in pyarrow/numpy with the GIL released), drops duplicate events and
+   plans its files (`plan_commit`: one Parquet file per event type and hour partition,
+   one quarantine file, the ledger entries), then writes them and commits all of it at
+   once (`_Batch`; see `ingest.ledger` for the protocol);
 4. returns an `IngestReport`: per source, records = raw + quarantined + duplicates.
 
 A file that cannot be read at all (permissions, I/O errors) is reported and left out of
@@ -26,7 +27,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import chain
 from pathlib import Path
 from typing import TypeVar
@@ -106,12 +107,6 @@ class IngestReport:
             out["duplicates"] += s.duplicates
         return out
 
-    def by_status(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for s in self.sources:
-            out[s.status] = out.get(s.status, 0) + 1
-        return out
-
 
 def _resolve_home(home: Home | Path | str | None) -> Home:
     if home is None:
@@ -136,7 +131,7 @@ def _ordered(pool: Executor, fn: Callable[[T], R], items: Iterable[T], window: i
 
 
 @dataclass
-class _Read:
+class SourceRead:
     """A source read in full (not yet deduplicated)."""
 
     source: Source
@@ -168,13 +163,13 @@ class _Decoders:
 
 def _read_source(
     source: Source, decoders: _Decoders, pool: Executor, progress: Progress | None
-) -> _Read:
+) -> SourceRead:
     problem = source.problem()
     if problem is not None:
-        return _Read(source, "file_quarantined", error=problem)
+        return SourceRead(source, "file_quarantined", error=problem)
     decoder = decoders.get(source)
     stream = RawStream(source)
-    result = _Read(source, "ingested")
+    result = SourceRead(source, "ingested")
     blocks = stream.blocks()
     done = 0
 
@@ -195,8 +190,8 @@ def _read_source(
             _take(result, checked)
     except SourceError as exc:
         if exc.code is ErrorCode.UNREADABLE:
-            return _Read(source, "failed", error=exc)
-        return _Read(source, "file_quarantined", error=exc)
+            return SourceRead(source, "failed", error=exc)
+        return SourceRead(source, "file_quarantined", error=exc)
     if progress is not None and source.size > done:
         progress(source.size - done, source.path.name)
     result.sha256 = stream.sha256
@@ -211,14 +206,188 @@ def _read_source(
     return result
 
 
-def _take(result: _Read, checked: Checked) -> None:
+def _take(result: SourceRead, checked: Checked) -> None:
     result.records += checked.records
     if checked.valid.num_rows:
         result.tables.append(checked.valid)
     result.rejects.extend(checked.rejects)
 
 
-# ---------------------------------------------------------------- one batch
+# ---------------------------------------------------------------- one batch: the plan
+
+
+# (event type, the batch's rows of that type, commit id) -> per row: keep it (not a duplicate)
+Keep = Callable[[str, pa.Table, str], np.ndarray]
+
+
+@dataclass(frozen=True)
+class TableFile:
+    """A Parquet file a commit writes: one raw partition, or the quarantined records."""
+
+    path: str  # relative to `<home>/lake/`
+    table: pa.Table
+
+
+@dataclass(frozen=True)
+class FileCopy:
+    """A source refused whole, copied byte for byte into the quarantine."""
+
+    source: Path
+    path: str  # relative to `<home>/lake/`
+
+
+@dataclass
+class CommitPlan:
+    """Everything one batch will write, decided before anything is written.
+
+    Computed from the sources read and the dedup verdict only (`plan_commit`), so it can
+    be read and tested without a lake; `_Batch._stage` writes it, `Ledger.commit`
+    publishes it.
+    """
+
+    commit_id: str
+    created_at_ms: int
+    dedup_horizon_hours: int
+    tables: list[TableFile]  # one per (event type, hour), then the quarantine records
+    copies: list[FileCopy]  # sources refused whole
+    sources: list[SourceRecord]  # the ledger's entries, with their counts
+
+    def reports(self) -> list[SourceReport]:
+        return [
+            SourceReport(
+                path=Path(s.path),
+                event_type=s.event_type,
+                kind=s.kind,
+                status=s.status,
+                records=s.records,
+                raw=s.raw,
+                quarantined=s.quarantined,
+                duplicates=s.duplicates,
+                error_code=s.error_code,
+                message=s.message,
+                warnings=s.warnings,
+                commit_id=self.commit_id,
+            )
+            for s in self.sources
+        ]
+
+    def commit(self, outputs: Sequence[Output], copied_sha256: dict[str, str]) -> Commit:
+        """The ledger's record of the staged outputs. A source refused whole is hashed
+        while it is copied (it was never read), hence `copied_sha256` by source path."""
+        return Commit(
+            commit_id=self.commit_id,
+            kind="ingest",
+            created_at_ms=self.created_at_ms,
+            sources=[
+                replace(s, sha256=copied_sha256[s.path]) if s.path in copied_sha256 else s
+                for s in self.sources
+            ],
+            outputs=sorted(outputs, key=lambda o: o.path),
+            dedup_horizon_hours=self.dedup_horizon_hours,
+        )
+
+
+def plan_commit(
+    reads: Sequence[SourceRead], keep: Keep, now_ms: int, dedup_horizon_hours: int
+) -> CommitPlan:
+    """The files, quarantine rows and ledger entries of a batch of sources read."""
+    commit_id = _commit_id(reads)
+    tables, raw, duplicates = _raw_files(reads, keep, commit_id)
+    copies: list[FileCopy] = []
+    entries: list[quarantine.Entry] = []
+    sources: list[SourceRecord] = []
+    for i, read in enumerate(reads):
+        src = read.source
+        event_type = src.event_type or ""
+        if read.status == "file_quarantined":
+            assert read.error is not None
+            folder = src.path.parent.name or "_root"
+            stored = quarantine.stored_file_path(commit_id, folder, src.path.name)
+            copies.append(FileCopy(src.path, stored))
+            whole = Reject(None, 0, read.error.code, read.error.message, "", b"")
+            entries.append(quarantine.Entry(str(src.path), src.kind, event_type, whole, stored))
+        entries += [quarantine.Entry(str(src.path), src.kind, event_type, r) for r in read.rejects]
+        sources.append(_ledger_entry(read, raw[i], duplicates[i]))
+    if entries:
+        records = quarantine.to_table(entries, commit_id, now_ms)
+        tables.append(TableFile(quarantine.records_path(commit_id), records))
+    return CommitPlan(commit_id, now_ms, dedup_horizon_hours, tables, copies, sources)
+
+
+def _raw_files(
+    reads: Sequence[SourceRead], keep: Keep, commit_id: str
+) -> tuple[list[TableFile], list[int], list[int]]:
+    """One file per (event type, hour) of the events kept; per source: rows kept, dropped."""
+    raw = [0] * len(reads)
+    duplicates = [0] * len(reads)
+    by_type: dict[str, list[tuple[int, pa.Table]]] = {}
+    for i, read in enumerate(reads):
+        for table in read.tables:
+            by_type.setdefault(read.source.event_type or "", []).append((i, table))
+    files = []
+    for event_type, parts in sorted(by_type.items()):
+        table = pa.concat_tables([t for _, t in parts])
+        owner = np.concatenate([np.full(t.num_rows, i, dtype=np.int32) for i, t in parts])
+        kept = keep(event_type, table, commit_id)
+        for i, n in enumerate(np.bincount(owner[kept], minlength=len(reads)).tolist()):
+            raw[i] += n
+        for i, n in enumerate(np.bincount(owner[~kept], minlength=len(reads)).tolist()):
+            duplicates[i] += n
+        if not kept.all():
+            table = table.filter(pa.array(kept))
+        for bucket, part in _by_hour(table):
+            path = f"raw/{event_type}/{lake.partition_of(bucket)}/part-{commit_id}.parquet"
+            files.append(TableFile(path, part))
+    return files, raw, duplicates
+
+
+def _ledger_entry(read: SourceRead, raw: int, duplicates: int) -> SourceRecord:
+    src = read.source
+    if read.error:
+        message = read.error.message
+    elif read.same_as:
+        message = f"same bytes as {read.same_as}, already ingested"
+    else:
+        message = ""
+    return SourceRecord(
+        path=str(src.path),
+        size=src.size,
+        mtime_ns=src.mtime_ns,
+        sha256=read.sha256,
+        event_type=src.event_type,
+        kind=src.kind,
+        status=read.status,
+        records=read.records,
+        raw=raw,
+        quarantined=len(read.rejects),
+        duplicates=duplicates,
+        error_code=str(read.error.code) if read.error else "",
+        message=message,
+        warnings=list(read.warnings),
+    )
+
+
+def _failed_report(read: SourceRead) -> SourceReport:
+    assert read.error is not None
+    return SourceReport(
+        path=read.source.path,
+        event_type=read.source.event_type,
+        kind=read.source.kind,
+        status="failed",
+        error_code=str(read.error.code),
+        message=read.error.message,
+    )
+
+
+def _commit_id(reads: Sequence[SourceRead]) -> str:
+    """Derived from the content of the sources, so a repeated batch gets the same id."""
+    digest = hashlib.sha256()
+    for read in sorted(reads, key=lambda r: str(r.source.path)):
+        digest.update(f"{read.source.path}\0{read.source.event_type}\0{read.sha256}\n".encode())
+    return "i" + digest.hexdigest()[:24]
+
+
+# ---------------------------------------------------------------- one batch: the write
 
 
 class _Batch:
@@ -237,9 +406,9 @@ class _Batch:
         self.content_index = content_index
         self.horizon = horizon_hours
         self.pool = pool
-        self.reads: list[_Read] = []
+        self.reads: list[SourceRead] = []
 
-    def add(self, read: _Read) -> None:
+    def add(self, read: SourceRead) -> None:
         if read.status == "ingested" and read.sha256:
             key = (read.source.event_type, read.sha256)
             earlier = self.content_index.get(key)
@@ -247,139 +416,39 @@ class _Batch:
                 # The same bytes under another name: a copied file. Every event in it
                 # would be a duplicate; the ledger says "copy of <path>" instead, and
                 # its data is dropped here, before dedup and writing.
-                read = _Read(read.source, "same_content", sha256=read.sha256, same_as=earlier)
+                read = SourceRead(read.source, "same_content", sha256=read.sha256, same_as=earlier)
             else:
                 self.content_index[key] = str(read.source.path)
         self.reads.append(read)
 
     def commit(self) -> tuple[str, list[SourceReport]]:
+        """Plan what the batch writes, stage it, and commit it (`ingest.ledger`)."""
         committed = [r for r in self.reads if r.status != "failed"]
+        failed = [_failed_report(r) for r in self.reads if r.status == "failed"]
         if not committed:
-            return "", [self._failed(r) for r in self.reads]
-        reports: dict[int, SourceReport] = {}
-        commit_id = self._commit_id(committed)
-        now_ms = int(time.time() * 1000)
-        stage = self.ledger.staging(commit_id)
+            return "", failed
+        plan = plan_commit(committed, self._keep, int(time.time() * 1000), self.horizon)
+        self.ledger.commit(self._stage(plan))
+        return plan.commit_id, [*plan.reports(), *failed]
+
+    def _stage(self, plan: CommitPlan) -> Commit:
+        """Write the plan's files under `_staging/<commit>/`, fsynced; its ledger entry."""
+        stage = self.ledger.staging(plan.commit_id)
         outputs: list[Output] = []
-        entries: list[quarantine.Entry] = []
-        records: list[SourceRecord] = []
-        raw_count = {i: 0 for i in range(len(committed))}
-        dup_count = {i: 0 for i in range(len(committed))}
+        copied: dict[str, str] = {}
+        for copy in plan.copies:
+            copied[str(copy.source)] = _copy_file(copy.source, stage / copy.path)
+            outputs.append(Output(copy.path, 0, (stage / copy.path).stat().st_size))
 
-        by_type: dict[str, list[tuple[int, pa.Table]]] = {}
-        for i, read in enumerate(committed):
-            for table in read.tables:
-                by_type.setdefault(read.source.event_type or "", []).append((i, table))
+        def write(file: TableFile) -> Output:
+            size = lake.write_parquet(file.table, stage / file.path)
+            return Output(file.path, file.table.num_rows, size)
 
-        writes = []
-        for event_type, parts in sorted(by_type.items()):
-            table = pa.concat_tables([t for _, t in parts])
-            owner = np.concatenate([np.full(t.num_rows, i, dtype=np.int32) for i, t in parts])
-            keep = self._dedup(event_type, table, commit_id)
-            for i, n in enumerate(np.bincount(owner[keep], minlength=len(committed)).tolist()):
-                raw_count[i] += n
-            for i, n in enumerate(np.bincount(owner[~keep], minlength=len(committed)).tolist()):
-                dup_count[i] += n
-            kept = table if keep.all() else table.filter(pa.array(keep))
-            for bucket, part in _by_hour(kept):
-                rel = f"raw/{event_type}/{lake.partition_of(bucket)}/part-{commit_id}.parquet"
-                writes.append((rel, part))
+        outputs += self.pool.map(write, plan.tables)
+        return plan.commit(outputs, copied)
 
-        for i, read in enumerate(committed):
-            src = read.source
-            kind = src.kind
-            et = src.event_type or ""
-            stored = None
-            if read.status == "file_quarantined":
-                assert read.error is not None
-                folder = src.path.parent.name or "_root"
-                stored = quarantine.stored_file_path(commit_id, folder, src.path.name)
-                read.sha256 = self._copy_file(src.path, stage / stored)
-                outputs.append(Output(stored, 0, (stage / stored).stat().st_size))
-                entries.append(
-                    quarantine.Entry(
-                        str(src.path),
-                        kind,
-                        et,
-                        Reject(None, 0, read.error.code, read.error.message, "", b""),
-                        stored,
-                    )
-                )
-            for reject in read.rejects:
-                entries.append(quarantine.Entry(str(src.path), kind, et, reject))
-            record = SourceRecord(
-                path=str(src.path),
-                size=src.size,
-                mtime_ns=src.mtime_ns,
-                sha256=read.sha256,
-                event_type=src.event_type,
-                kind=kind,
-                status=read.status,
-                records=read.records,
-                raw=raw_count[i],
-                quarantined=len(read.rejects),
-                duplicates=dup_count[i],
-                error_code=str(read.error.code) if read.error else "",
-                message=(
-                    read.error.message
-                    if read.error
-                    else (f"same bytes as {read.same_as}, already ingested" if read.same_as else "")
-                ),
-                warnings=list(read.warnings),
-            )
-            records.append(record)
-            reports[i] = SourceReport(
-                path=src.path,
-                event_type=src.event_type,
-                kind=kind,
-                status=read.status,
-                records=record.records,
-                raw=record.raw,
-                quarantined=record.quarantined,
-                duplicates=record.duplicates,
-                error_code=record.error_code,
-                message=record.message,
-                warnings=record.warnings,
-                commit_id=commit_id,
-            )
-
-        if entries:
-            rel = quarantine.records_path(commit_id)
-            writes.append((rel, quarantine.to_table(entries, commit_id, now_ms)))
-
-        def write(item: tuple[str, pa.Table]) -> Output:
-            rel, table = item
-            size = lake.write_parquet(table, stage / rel)
-            return Output(rel, table.num_rows, size)
-
-        outputs += list(self.pool.map(write, writes))
-        commit = Commit(
-            commit_id=commit_id,
-            kind="ingest",
-            created_at_ms=now_ms,
-            sources=records,
-            outputs=sorted(outputs, key=lambda o: o.path),
-            dedup_horizon_hours=self.horizon,
-        )
-        self.ledger.commit(commit)
-
-        out = [reports[i] for i in range(len(committed))]
-        out += [self._failed(r) for r in self.reads if r.status == "failed"]
-        return commit_id, out
-
-    @staticmethod
-    def _failed(read: _Read) -> SourceReport:
-        assert read.error is not None
-        return SourceReport(
-            path=read.source.path,
-            event_type=read.source.event_type,
-            kind=read.source.kind,
-            status="failed",
-            error_code=str(read.error.code),
-            message=read.error.message,
-        )
-
-    def _dedup(self, event_type: str, table: pa.Table, commit_id: str) -> np.ndarray:
+    def _keep(self, event_type: str, table: pa.Table, commit_id: str) -> np.ndarray:
+        """Per row: not a duplicate, neither of an earlier row nor of an event in the lake."""
         ids = table["event_id"]
         keep = dedup.first_occurrences(ids)
         buckets = _buckets(table)
@@ -399,25 +468,18 @@ class _Batch:
             keep[first_rows[seen]] = False
         return keep
 
-    @staticmethod
-    def _commit_id(reads: Sequence[_Read]) -> str:
-        """Derived from the content of the sources, so a repeated batch gets the same id."""
-        digest = hashlib.sha256()
-        for read in sorted(reads, key=lambda r: str(r.source.path)):
-            digest.update(f"{read.source.path}\0{read.source.event_type}\0{read.sha256}\n".encode())
-        return "i" + digest.hexdigest()[:24]
 
-    @staticmethod
-    def _copy_file(src: Path, dst: Path) -> str:
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        digest = hashlib.sha256()
-        with open(src, "rb") as fin, open(dst, "wb") as fout:
-            while block := fin.read(1 << 20):
-                digest.update(block)
-                fout.write(block)
-            fout.flush()
-            os.fsync(fout.fileno())
-        return digest.hexdigest()
+def _copy_file(src: Path, dst: Path) -> str:
+    """Copy `src` to `dst`, fsynced; returns the sha256 of the bytes copied."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    with open(src, "rb") as fin, open(dst, "wb") as fout:
+        while block := fin.read(1 << 20):
+            digest.update(block)
+            fout.write(block)
+        fout.flush()
+        os.fsync(fout.fileno())
+    return digest.hexdigest()
 
 
 def _by_hour(table: pa.Table) -> Iterator[tuple[int, pa.Table]]:
@@ -517,7 +579,7 @@ def ingest(
 
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             decoders = _Decoders()
-            for group in _plan(todo, batch_bytes):
+            for group in _batches(todo, batch_bytes):
                 batch = _Batch(home, ledger, index.by_content, dedup_horizon_hours, pool)
                 for source in group:
                     batch.add(_read_source(source, decoders, pool, progress))
@@ -534,7 +596,7 @@ def ingest(
     return report
 
 
-def _plan(sources: Sequence[Source], batch_bytes: int) -> Iterator[list[Source]]:
+def _batches(sources: Sequence[Source], batch_bytes: int) -> Iterator[list[Source]]:
     """Consecutive groups of about `batch_bytes` of decompressed input (at least 1 file)."""
     group: list[Source] = []
     size = 0

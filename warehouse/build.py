@@ -57,9 +57,6 @@ class BuildResult:
     def failed(self) -> tuple[NodeResult, ...]:
         return tuple(n for n in self.nodes if not n.ok)
 
-    def count(self, resource_type: str) -> int:
-        return sum(1 for n in self.nodes if n.resource_type == resource_type)
-
 
 @dataclass(frozen=True)
 class BuildEvent:

@@ -14,8 +14,8 @@ a file they read. A publication stays readable for a grace period after the next
 
 SQLAlchemy (duckdb-engine): `sqlalchemy_url()` gives
     duckdb:////<abs home>/catalog/current.duckdb?access_mode=read_only
-and `create_engine()` uses NullPool, so each connection opens the current catalog rather
-than a pooled one pinned to an old publication.
+A pooled connection stays on the publication it opened: use `poolclass=NullPool` (each
+connection then opens the current catalog) or recycle connections within the grace period.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from bidlake.paths import home as current_home
 
 if TYPE_CHECKING:
     import duckdb
-    import sqlalchemy
 
 CURRENT = "current.duckdb"
 
@@ -68,18 +67,3 @@ def sqlalchemy_url(home: Home | None = None) -> str:
     """The SQLAlchemy URL of the warehouse (duckdb-engine), read-only."""
     link = current_link(home).absolute()
     return f"duckdb:///{link}?access_mode=read_only"
-
-
-def create_engine(home: Home | None = None) -> sqlalchemy.Engine:
-    """A SQLAlchemy engine on the warehouse: read-only, UTC, a fresh catalog per connection."""
-    import sqlalchemy
-    from sqlalchemy.pool import NullPool
-
-    current_catalog(home)  # a clear error now rather than an obscure one on first use
-    engine = sqlalchemy.create_engine(sqlalchemy_url(home), poolclass=NullPool)
-
-    @sqlalchemy.event.listens_for(engine, "connect")
-    def _utc(dbapi_connection: object, _record: object) -> None:
-        dbapi_connection.execute("set TimeZone = 'UTC'")  # type: ignore[attr-defined]
-
-    return engine

@@ -30,12 +30,12 @@ import re
 import shutil
 import time
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bidlake.atomic_files import atomic_write, fsync_dir
 from bidlake.paths import Home
 from bidlake.paths import home as current_home
 from warehouse import locking, project
@@ -80,9 +80,6 @@ class Publication:
     removed_publications: int = 0
     removed_files: int = 0
     notes: tuple[str, ...] = field(default_factory=tuple)
-
-    def relation(self, name: str) -> PublishedRelation:
-        return next(r for r in self.relations if r.name == name)
 
 
 def grace_seconds() -> float:
@@ -142,7 +139,7 @@ def publish_locked(home: Home, *, grace: float | None = None) -> Publication:
         publication=(publication_id, published_at, invocation),
         descriptions=descriptions,
     )
-    _write_json(pub_dir / MANIFEST, manifest)
+    atomic_write(pub_dir / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True))
     _swap_current(catalog_dir, publication_id)
     removed_pubs, removed_files = _collect_garbage(
         catalog_dir, grace=grace_seconds() if grace is None else grace
@@ -456,7 +453,7 @@ def _swap_current(catalog_dir: Path, publication_id: str) -> None:
     tmp = catalog_dir / f".{CURRENT}.{publication_id}"
     os.symlink(Path(PUBLICATIONS) / publication_id / CATALOG_FILE, tmp)
     os.replace(tmp, link)  # atomic: readers resolve the old or the new target
-    _fsync_dir(catalog_dir)
+    fsync_dir(catalog_dir)
 
 
 def _current_publication_dir(catalog_dir: Path) -> Path | None:
@@ -534,24 +531,3 @@ def _scalar(con: duckdb.DuckDBPyConnection, query: str) -> Any:
     except Exception:  # bookkeeping is informative here, never required
         return None
     return rows[0][0] if rows else None
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def relation_names(publication: Publication, kinds: Iterable[str]) -> list[str]:
-    wanted = set(kinds)
-    return [r.name for r in publication.relations if r.kind in wanted]

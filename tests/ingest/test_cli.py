@@ -4,7 +4,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ from bidlake.cli import main
 from bidlake.paths import Home
 from ingest import lake
 from tests.ingest.factories import events, land
+from tests.support.polling import eventually
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -76,13 +76,25 @@ def test_watch_ingests_files_as_they_appear_and_stops_on_sigterm(home: Path) -> 
         stdout=subprocess.PIPE,
         text=True,
     )
+
+    def running() -> bool:
+        return proc.poll() is None
+
     try:
-        deadline = time.monotonic() + 60
-        while not lake.live_files("click", Home(home)) and time.monotonic() < deadline:
-            time.sleep(0.1)  # polling the lake, which the child writes; no event to wait on
+        # polling the lake, which the child writes: there is no event to wait on
+        eventually(
+            lambda: lake.live_files("click", Home(home)),
+            timeout=60,
+            what="the first file ingested",
+            alive=running,
+        )
         land(landing, "click", events("click", 3, start=50), writer_id="b")
-        while len(lake.live_files("click", Home(home))) < 2 and time.monotonic() < deadline:
-            time.sleep(0.1)
+        eventually(
+            lambda: len(lake.live_files("click", Home(home))) == 2,
+            timeout=60,
+            what="the file landed later ingested",
+            alive=running,
+        )
     finally:
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=60)

@@ -14,7 +14,7 @@ import pytest
 
 from bidlake.paths import Home
 from ingest import lake
-from ingest.compaction import compact, vacuum
+from ingest.compaction import compact
 from ingest.ledger import Ledger
 from ingest.pipeline import ingest
 from tests.ingest.factories import HOUR, T0, events, lake_table, land
@@ -52,8 +52,7 @@ def test_small_files_merge_into_one_per_partition(home: Path, tmp_path: Path) ->
     assert times == sorted(times)  # compacted files are sorted by event_time
     assert len(lake.data_files(h, "click")) == 10  # inputs stay for the grace period
     assert compact(grace_seconds=3600).files_in == 0  # nothing left to merge
-    deleted = vacuum(grace_seconds=0)
-    assert len(deleted) == 8
+    assert len(compact(grace_seconds=0).deleted) == 8  # the grace period is over
     assert len(lake.data_files(h, "click")) == 2
     assert lake_table(home, "click").num_rows == total
 
@@ -132,7 +131,7 @@ def test_readers_keep_reading_exact_counts_while_compaction_runs(
         report = compact(grace_seconds=0.5, target_rows=target, small_rows=10_000)
         rounds += report.files_out > 0
         stop.wait(0.6)  # let the grace period of this round expire before the next one
-    vacuum(grace_seconds=0.5)
+    compact(grace_seconds=0.5)  # nothing left to merge: deletes what the last round retired
     out, _ = process.communicate(timeout=120)
     stop.set()
     for t in threads:

@@ -19,13 +19,6 @@ def staged_commit(home: Home, name: str = "c1") -> Commit:
     return Commit(name, "ingest", 1, outputs=[Output(rel, 1, staged.stat().st_size)])
 
 
-def test_partition_paths_round_trip() -> None:
-    assert lake.partition_of(491_000) == "event_date=2026-01-05/event_hour=08"
-    assert lake.bucket_of("event_date=2026-01-05/event_hour=08") == 491_000
-    with pytest.raises(ValueError):
-        lake.bucket_of("event_date=2026-01-06/event_hour=24")
-
-
 def test_recover_rolls_a_pending_commit_forward(home: Path) -> None:
     h = Home(home)
     ledger = Ledger(h)

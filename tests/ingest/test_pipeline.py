@@ -8,14 +8,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import orjson
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from bidlake.paths import Home
 from ingest import lake
 from ingest.errors import ErrorCode
-from ingest.ledger import Ledger
+from ingest.ledger import Ledger, Output
 from ingest.pipeline import ingest
 from tests.ingest.factories import HOUR, T0, event, events, lake_table, land, quarantine_table
 
@@ -91,7 +93,7 @@ def test_every_record_is_accounted_for(home: Path, tmp_path: Path) -> None:
     ]
     (commit,) = Ledger(Home(home)).commits()
     assert sum(s.records for s in commit.sources) == 179
-    assert all(s.reconciles for s in commit.sources)
+    assert all(s.records == s.raw + s.quarantined + s.duplicates for s in commit.sources)
 
 
 def test_raw_files_have_the_contract_schema_and_hive_layout(home: Path, tmp_path: Path) -> None:
@@ -365,3 +367,70 @@ def test_every_error_code_is_reachable_and_lands_in_quarantine(home: Path, tmp_p
     # The good line of w5 and of w6 is the same event: one raw row, one duplicate.
     assert lake_table(home, "click").num_rows == 1
     assert report.totals()["duplicates"] == 1
+
+
+def test_the_commit_plan_says_what_a_batch_will_write() -> None:
+    """`plan_commit` alone: no lake, no disk; the dedup verdict is given."""
+    from contract.events import columns
+    from ingest.decoded import Reject, rows_to_table
+    from ingest.errors import SourceError
+    from ingest.pipeline import SourceRead, plan_commit
+    from ingest.sources import Source
+
+    def click_file(name: str, rows: list[dict[str, object]], **read: object) -> SourceRead:
+        path = Path("/landing/click") / name
+        table = rows_to_table(rows, columns("click"))
+        source = Source(path, "click", "jsonl", False, 1000, 1)
+        return SourceRead(source, "ingested", tables=[table], **read)  # type: ignore[arg-type]
+
+    a = click_file(  # cl-0..cl-2 in hour 0, cl-3 and cl-4 in hour 1, and a garbage line
+        "a.jsonl",
+        [*events("click", 3), *events("click", 2, start=3, t=T0 + HOUR)],
+        sha256="aa",
+        records=6,
+        rejects=[Reject(6, 700, ErrorCode.MALFORMED_JSON, "not JSON", "", b"<html>")],
+    )
+    b = click_file("b.jsonl", [event("click", 1), event("click", 9)], sha256="bb", records=2)
+    misplaced = SourceRead(
+        Source(Path("/landing/nope/c.jsonl"), None, "jsonl", False, 10, 1),
+        "file_quarantined",
+        error=SourceError(ErrorCode.UNKNOWN_EVENT_TYPE, "nope is not an event type"),
+    )
+
+    def keep(event_type: str, table: pa.Table, commit_id: str) -> np.ndarray:
+        ids = table["event_id"].to_pylist()  # cl-1 twice in the batch, cl-4 in the lake
+        return np.array([i != "cl-4" and i not in ids[:k] for k, i in enumerate(ids)])
+
+    plan = plan_commit([a, b, misplaced], keep, now_ms=T0, dedup_horizon_hours=1)
+    cid = plan.commit_id
+    assert plan_commit([misplaced, b, a], keep, T0, 1).commit_id == cid  # order-free
+    hour = "raw/click/event_date=2026-01-05/event_hour="
+    assert [(f.path, f.table["event_id"].to_pylist()) for f in plan.tables[:2]] == [
+        (f"{hour}00/part-{cid}.parquet", ["cl-0", "cl-1", "cl-2", "cl-9"]),
+        (f"{hour}01/part-{cid}.parquet", ["cl-3"]),
+    ]
+    quarantined = plan.tables[2]
+    assert quarantined.path == f"quarantine/records/{cid}.parquet"
+    assert quarantined.table.select(["error_code", "stored_file"]).to_pylist() == [
+        {"error_code": "malformed_json", "stored_file": None},
+        {"error_code": "unknown_event_type", "stored_file": f"quarantine/files/{cid}/nope/c.jsonl"},
+    ]
+    assert [(c.source.name, c.path) for c in plan.copies] == [
+        ("c.jsonl", f"quarantine/files/{cid}/nope/c.jsonl")
+    ]
+    counts = [(s.records, s.raw, s.quarantined, s.duplicates, s.status) for s in plan.sources]
+    assert counts == [
+        (6, 4, 1, 1, "ingested"),
+        (2, 1, 0, 1, "ingested"),
+        (0, 0, 0, 0, "file_quarantined"),
+    ]
+    assert [(r.path.name, r.commit_id, r.accounted) for r in plan.reports()] == [
+        ("a.jsonl", cid, True),
+        ("b.jsonl", cid, True),
+        ("c.jsonl", cid, True),
+    ]
+    # After staging: the outputs and the hash of the copied file go into the ledger entry.
+    commit = plan.commit([Output("z", 1, 1), Output("a", 1, 1)], {"/landing/nope/c.jsonl": "cc"})
+    assert [o.path for o in commit.outputs] == ["a", "z"]
+    assert [s.sha256 for s in commit.sources] == ["aa", "bb", "cc"]
+    assert (commit.commit_id, commit.created_at_ms, commit.dedup_horizon_hours) == (cid, T0, 1)

@@ -2,7 +2,7 @@
 
 dbt costs seconds per invocation, so the scenario is built once per session
 (`built_scenario`) and the read-only tests share it; tests that change a lake build their
-own copy.
+own copy. One PostgreSQL server (`postgres_url`) serves the export tests of the session.
 """
 
 from __future__ import annotations
@@ -12,9 +12,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from bidlake.paths import Home
+from tests.support import postgres
 from tests.warehouse.lake import ms, write_events
 from warehouse.build import BuildResult, build
 
@@ -217,3 +219,22 @@ def copy_lake(source: Home, target_root: Path) -> Home:
     target = Home(target_root)
     shutil.copytree(source.raw, target.raw)
     return target
+
+
+@pytest.fixture
+def scenario_home(built_scenario: Built, monkeypatch: pytest.MonkeyPatch) -> Built:
+    """The shared build, as this test's BIDLAKE_HOME (for the CLI)."""
+    monkeypatch.setenv("BIDLAKE_HOME", str(built_scenario.home.root))
+    return built_scenario
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    with postgres.running() as server:
+        yield server.sqlalchemy_url
+
+
+def pg(url: str, sql: str) -> list[tuple]:
+    """The rows of `sql` in the PostgreSQL at `url` (a SQLAlchemy URL)."""
+    with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as con:
+        return con.execute(sql).fetchall()

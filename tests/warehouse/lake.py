@@ -8,7 +8,7 @@ appearing by atomic rename.
 
 from __future__ import annotations
 
-import os
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -17,6 +17,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from bidlake.atomic_files import atomic_write_with
 from contract.events import Column, columns
 from ingest.lake_schema import arrow_schema
 
@@ -51,9 +52,6 @@ def write_events(
         folder.mkdir(parents=True, exist_ok=True)
         data = {c.name: [row.get(c.name, _default(c)) for row in rows] for c in columns(event_type)}
         table = pa.table(data, schema=schema)
-        final = folder / f"{name}.parquet"
-        tmp = folder / f".{name}.parquet.tmp"
-        pq.write_table(table, tmp, compression="zstd")
-        os.replace(tmp, final)
-        written.append(final)
+        write = functools.partial(pq.write_table, table, compression="zstd")
+        written.append(atomic_write_with(folder / f"{name}.parquet", write))
     return written

@@ -1,19 +1,31 @@
-"""The published catalog: names, read-only access, SQLAlchemy, retention of old ones."""
+"""The published catalog: names, read-only access, SQLAlchemy; readers during builds.
+
+Readers keep working, and see whole publications, while builds and ingest run: reader
+threads query the published catalog in a loop - each loop a fresh read-only connection,
+as `bidlake sql` or a notebook would open - while, in another process, `bidlake build`
+rebuilds the warehouse and swaps in a new catalog, and while new files land in the lake.
+Every query must succeed, and within one connection the reports must agree with the
+feature mart and staging (all from one publication, never a mix).
+"""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 import pytest
 import sqlalchemy
 
-from bidlake.paths import Home
-from tests.warehouse.conftest import Built, write_scenario
+from benchmarks.warehouse.synth import synthesize
+from bidlake.paths import REPO_ROOT, Home
+from tests.warehouse.conftest import Built
 from warehouse import catalog
 from warehouse.build import build
-from warehouse.publish import publish
 
 EXPECTED_VIEWS = {
     "_publication",
@@ -89,51 +101,102 @@ def test_sqlalchemy_url_reads_the_warehouse_read_only(
                 connection.execute(sqlalchemy.text("create table scratch (x int)"))
     finally:
         engine.dispose()
-    # the helper: UTC, and a fresh (current) catalog on every connection
-    helper = catalog.create_engine()
-    try:
-        with helper.connect() as connection:
-            zone = connection.execute(sqlalchemy.text("select current_setting('TimeZone')"))
-            assert zone.scalar_one() == "UTC"
-    finally:
-        helper.dispose()
 
 
-def test_old_publications_are_removed_after_the_grace_period(tmp_path: Path) -> None:
+# ---------------------------------------------------------------- readers while builds run
+
+START_MS = 1_717_200_000_000  # 2024-06-01T00:00Z
+HOUR_MS = 3_600_000
+READERS = 3
+
+CONSISTENCY = """
+select
+    (select publication_id from _publication),
+    (select sum(impressions) from rpt_campaign_daily),
+    (select count(*) from ftr_ctr_training),
+    (select count(*) from stg_tracker__impressions),
+    (select sum(bid_requests) from rpt_exchange_hourly),
+    (select count(*) from stg_tracker__bid_requests)
+"""
+
+
+@dataclass
+class Observations:
+    queries: int = 0
+    errors: list[str] = field(default_factory=list)
+    inconsistent: list[tuple] = field(default_factory=list)
+    publications: set[str] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _reader(home: Home, stop: threading.Event, seen: Observations) -> None:
+    while not stop.is_set():
+        try:
+            con = catalog.connect_read_only(home)
+            try:
+                row = con.execute(CONSISTENCY).fetchall()[0]
+                # an analyst's query on the raw lake, through the published file list
+                con.execute(
+                    "select exchange, event_hour, count(*) from raw_bid_request group by all"
+                ).fetchall()
+            finally:
+                con.close()
+        except Exception as exc:  # any error at all is a failure of the design under test
+            with seen.lock:
+                seen.errors.append(f"{type(exc).__name__}: {exc}")
+            continue
+        publication, impressions, ctr_rows, staged, requests, staged_requests = row
+        with seen.lock:
+            seen.queries += 1
+            seen.publications.add(publication)
+            if not (impressions == ctr_rows == staged and requests == staged_requests):
+                seen.inconsistent.append(row)
+
+
+def test_readers_during_a_build_and_ingest(tmp_path: Path) -> None:
     home = Home(tmp_path / "home")
-    write_scenario(home.raw)
+    synthesize(home.raw, START_MS, hours=1, rate=20)
     first = build(home=home)
     assert first.success and first.publication is not None
-    reader = catalog.connect_read_only(home)  # a reader on the first publication
-    second = publish(home, grace=3600.0)
-    kept = sorted(p.name for p in (home.catalog / "publications").iterdir())
-    assert kept == sorted([first.publication.publication_id, second.publication_id])
-    # within the grace period the old reader still reads
-    assert reader.execute("select count(*) from ftr_ctr_training").fetchall() == [(3,)]
-    reader.close()
-    third = publish(home, grace=0.0)
-    assert third.removed_publications == 2
-    assert [p.name for p in (home.catalog / "publications").iterdir()] == [third.publication_id]
-    # only the files the current catalog uses remain, and it still reads them all
-    data_files = {
-        str(p.relative_to(home.catalog)) for p in (home.catalog / "data").rglob("*.parquet")
-    }
-    manifest_files = catalog_files(home)
-    assert data_files == manifest_files
-    con = catalog.connect_read_only(home)
+
+    seen = Observations()
+    stop = threading.Event()
+    readers = [
+        threading.Thread(target=_reader, args=(home, stop, seen), daemon=True)
+        for _ in range(READERS)
+    ]
+    for reader in readers:
+        reader.start()
     try:
-        assert con.execute("select count(*) from ftr_ctr_training").fetchall() == [(3,)]
+        # Ingest lands a new hour while readers read ...
+        synthesize(home.raw, START_MS + HOUR_MS, hours=1, rate=20)
+        # ... then a build in its own process, as cron or Dagster would run it.
+        env = {**os.environ, "BIDLAKE_HOME": str(home.root)}
+        build_process = subprocess.run(
+            [sys.executable, "-m", "bidlake.cli", "build", "--warn-error"],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        # and ingest again while readers still read the new publication
+        synthesize(home.raw, START_MS + 2 * HOUR_MS, hours=1, rate=20)
     finally:
-        con.close()
+        stop.set()
+        for reader in readers:
+            reader.join(timeout=60)
+
+    assert build_process.returncode == 0, build_process.stderr[-3000:]
+    assert "published" in build_process.stderr
+    assert seen.errors == []
+    assert seen.inconsistent == []
+    assert seen.queries >= READERS
+    # the readers really ran across the swap of catalogs
+    assert first.publication.publication_id in seen.publications
+    assert len(seen.publications) == 2
 
 
-def catalog_files(home: Home) -> set[str]:
-    import json
-
-    manifest = json.loads((catalog.current_catalog(home).parent / "manifest.json").read_text())
-    return {
-        f
-        for entry in manifest["relations"].values()
-        if entry["kind"] == "snapshot"
-        for f in entry["files"]
-    }
+def test_readers_get_a_clear_error_before_the_first_build(tmp_path: Path) -> None:
+    with pytest.raises(catalog.CatalogNotPublishedError, match="run `bidlake build` first"):
+        catalog.connect_read_only(Home(tmp_path / "empty"))

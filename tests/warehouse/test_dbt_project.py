@@ -11,18 +11,15 @@ import yaml
 
 from contract.events import EVENT_TYPES, vocabularies
 from ingest.lake_schema import arrow_schema
+from ml.features import RAW_FIELDS
 from tests.warehouse.conftest import Built
 from warehouse import project
 from warehouse.catalog import connect_read_only
 
 MODELS = project.DBT_PROJECT_DIR / "models"
-# docs/interfaces.md, "Feature marts": the bid-time features, in this order.
-FEATURES = [
-    "exchange", "publisher_id", "site_domain", "app_bundle", "placement_id", "ad_format",
-    "ad_width", "ad_height", "slot_visibility", "device_type", "os", "browser", "country",
-    "region", "city", "user_hour", "bidfloor_micros", "user_segments", "campaign_id",
-    "creative_id",
-]  # fmt: skip
+# docs/interfaces.md, "Feature marts": the bid-time features, in this order - the list the
+# bidder's scorer and training share (ml/features.py), written once there.
+FEATURES = list(RAW_FIELDS)
 CTR_COLUMNS = [
     "impression_id", "bid_id", "request_id", "impression_at", "impression_date",
     *FEATURES, "is_clicked",

@@ -1,18 +1,11 @@
-"""`export_reporting` against a real PostgreSQL server started for this module."""
+"""`export_reporting` against a real PostgreSQL server (conftest.postgres_url)."""
 
 from __future__ import annotations
-
-import os
-import subprocess
-import sys
-from collections.abc import Iterator
 
 import psycopg
 import pytest
 
-from bidlake.paths import REPO_ROOT
-from tests.support import postgres
-from tests.warehouse.conftest import Built
+from tests.warehouse.conftest import Built, pg
 from warehouse.catalog import connect_read_only
 from warehouse.export import ExportError, export_reporting
 
@@ -23,17 +16,6 @@ MARTS = (
     "rpt_pacing",
     "rpt_publisher_daily",
 )
-
-
-@pytest.fixture(scope="module")
-def postgres_url() -> Iterator[str]:
-    with postgres.running() as server:
-        yield server.sqlalchemy_url
-
-
-def pg(url: str, sql: str) -> list[tuple]:
-    with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as con:
-        return con.execute(sql).fetchall()
 
 
 def catalog_rows(built: Built, name: str) -> list[tuple]:
@@ -95,27 +77,3 @@ def test_export_refuses_urls_it_cannot_copy_to(built_scenario: Built) -> None:
         export_reporting("mysql://u:secret@h/db", home=built_scenario.home)
     with pytest.raises(ExportError, match="not a SQLAlchemy URL"):
         export_reporting("not a url", home=built_scenario.home)
-
-
-def test_cli_export_reporting(built_scenario: Built, postgres_url: str) -> None:
-    env = {**os.environ, "BIDLAKE_HOME": str(built_scenario.home.root)}
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bidlake.cli",
-            "export-reporting",
-            "--url",
-            postgres_url,
-            "--schema",
-            "bi",
-        ],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "rpt_campaign_daily" in done.stderr
-    assert pg(postgres_url, "select count(*) from bi.rpt_campaign_daily") == [(2,)]

@@ -1,4 +1,5 @@
-"""A new optional field in the contract: old partitions stay readable next to new ones."""
+"""The lake's schema follows the contract (`ingest.lake_schema`): when the contract gains an
+optional field, old partitions stay readable next to new ones."""
 
 from __future__ import annotations
 
