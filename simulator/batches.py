@@ -56,6 +56,3 @@ class Pending:
                 now = now[np.argsort(times[now], kind="stable")]
                 due[event_type] = take(merged, now)
         return due
-
-    def __len__(self) -> int:
-        return sum(size(b) for batches in self._batches.values() for b in batches)

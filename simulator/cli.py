@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from simulator.traffic_args import add_traffic_arguments, minute_progress
+from simulator.traffic_args import add_traffic_arguments, minute_progress, window_from_args
 
 
 def _rate(text: str) -> float:
@@ -45,16 +45,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from simulator.run import SimulationConfig, parse_start, simulate
+    from simulator.run import simulate
+    from simulator.run_types import SimulationConfig
     from simulator.summary import render_summary
 
     console = Console(stderr=True)
     try:
         config = SimulationConfig(
-            start=parse_start(args.start),
-            hours=args.hours,
-            rate=args.rate,
-            seed=args.seed,
+            window=window_from_args(args),
             landing=args.out,
             truth=args.truth,
             fmt=args.format,
@@ -67,9 +65,10 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"[red]bidlake simulate: {exc}[/red]")
         return 2
 
+    window = config.window
     with minute_progress(console, "simulate", "events") as progress:
         task = progress.add_task(
-            f"seed {config.seed} from {config.start:%Y-%m-%dT%H}", total=config.hours * 60, events=0
+            f"seed {window.seed} from {window.start:%Y-%m-%dT%H}", total=window.minutes, events=0
         )
 
         def report(done: int, total: int, records: int) -> None:

@@ -1,7 +1,7 @@
 """The exchange: which bid requests arrive in one minute, drawn from the world.
 
 The rate follows the sun: every region contributes its traffic share times the local-hour
-curve of `world.LOCAL_HOUR_TRAFFIC`, so the geo mix changes through the UTC day (Asia in
+curve of `world_tables.LOCAL_HOUR_TRAFFIC`, so the geo mix changes through the UTC day (Asia in
 the UTC morning, the Americas at night) and the rate averages exactly `qps` over a day.
 The count of a minute is Poisson; arrival times are uniform within it.
 
@@ -22,13 +22,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulator import market
-from simulator.world import (
+from simulator.world import World
+from simulator.world_tables import (
     ENV_DEVICE,
     ENV_IS_APP,
     EXCHANGE_GENERIC_MOBILE,
     LOCAL_HOUR_TRAFFIC,
     SECTIONS,
-    World,
 )
 
 MINUTE_MS = 60_000

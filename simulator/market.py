@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulator.world import ENV_DEVICE, World
+from simulator.world import World
+from simulator.world_tables import ENV_DEVICE
 
 MARKET_LOG_MEDIAN_USD = np.log(6.0)
 MARKET_SIGMA = 0.7

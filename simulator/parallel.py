@@ -18,44 +18,49 @@ import multiprocessing as mp
 import queue
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import replace
-from datetime import timedelta
 
-from simulator.run import ProgressFn, SimulationConfig, SimulationSummary, simulate
+from simulator.run_types import ProgressFn, SimulationConfig, SimulationSummary
+
+# One process's simulation of a whole window: `simulator.run.simulate_window`, passed in
+# by `simulator.run.simulate` (so this module does not import the one that imports it). A
+# module-level function, so "spawn" can send it to the workers by name.
+SimulateFn = Callable[[SimulationConfig, ProgressFn | None], SimulationSummary]
 
 
 def split(config: SimulationConfig, workers: int) -> list[SimulationConfig]:
     """Consecutive sub-windows of whole hours, as even as possible, at most `workers`."""
-    n = max(1, min(workers, config.hours))
-    base, extra = divmod(config.hours, n)
-    parts, offset = [], 0
-    for i in range(n):
-        hours = base + (1 if i < extra else 0)
-        parts.append(replace(config, start=config.start + timedelta(hours=offset), hours=hours))
-        offset += hours
-    return parts
+    return [replace(config, window=window) for window in config.window.split(workers)]
 
 
-def _worker(config: SimulationConfig, messages: mp.Queue, index: int) -> None:
+def _worker(
+    simulate_one: SimulateFn, config: SimulationConfig, messages: mp.Queue, index: int
+) -> None:
     try:
 
         def report(done: int, total: int, records: int) -> None:
             messages.put(("progress", index, done, records))
 
-        messages.put(("done", index, simulate(config, progress=report)))
+        messages.put(("done", index, simulate_one(config, report)))
     except BaseException:
         messages.put(("error", index, traceback.format_exc()))
 
 
 def simulate_parallel(
-    config: SimulationConfig, workers: int, progress: ProgressFn | None = None
+    config: SimulationConfig,
+    workers: int,
+    simulate_one: SimulateFn,
+    progress: ProgressFn | None = None,
 ) -> SimulationSummary:
+    """`config`'s window on up to `workers` processes, each running `simulate_one` on a
+    consecutive sub-window; the summary of them all."""
     started = time.perf_counter()
     parts = split(config, workers)
     context = mp.get_context("spawn")
     messages: mp.Queue = context.Queue()
     processes = [
-        context.Process(target=_worker, args=(part, messages, i), daemon=True)
+        context.Process(target=_worker, args=(simulate_one, part, messages, i), daemon=True)
         for i, part in enumerate(parts)
     ]
     for process in processes:
@@ -72,8 +77,8 @@ def simulate_parallel(
                 for i, process in enumerate(processes):
                     if i not in results and process.exitcode not in (None, 0):
                         raise RuntimeError(
-                            f"simulation worker {i} ({parts[i].start:%Y-%m-%dT%H}, "
-                            f"{parts[i].hours} h) died with exit code {process.exitcode}"
+                            f"simulation worker {i} ({parts[i].window.start:%Y-%m-%dT%H}, "
+                            f"{parts[i].window.hours} h) died with exit code {process.exitcode}"
                         ) from None
                 continue
             kind, index = message[0], message[1]
@@ -82,7 +87,7 @@ def simulate_parallel(
             if kind == "progress":
                 done[index], records[index] = message[2], message[3]
                 if progress is not None:
-                    progress(sum(done), config.hours * 60, sum(records))
+                    progress(sum(done), config.window.minutes, sum(records))
             else:
                 results[index] = message[2]
     finally:
@@ -91,10 +96,7 @@ def simulate_parallel(
                 process.terminate()
             process.join()
     summary = SimulationSummary(
-        seed=config.seed,
-        start=config.start,
-        hours=config.hours,
-        rate=config.rate,
+        window=config.window,
         landing=results[0].landing,
         truth=results[0].truth,
     )

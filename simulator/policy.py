@@ -31,7 +31,8 @@ import numpy as np
 
 from bidlake.campaigns import Campaign
 from simulator.exchange import REPORTED_DEVICE_TYPES, Requests
-from simulator.world import SIZES, World
+from simulator.world import World
+from simulator.world_tables import SIZES
 
 NO_BID_REASONS = (
     "",

@@ -16,7 +16,8 @@ from bidlake.campaigns import Campaign
 from simulator.exchange import REPORTED_DEVICE_TYPES
 from simulator.ids import hex_ids
 from simulator.policy import NO_BID_REASONS
-from simulator.world import (
+from simulator.world import World
+from simulator.world_tables import (
     BROWSER_NAMES,
     EXCHANGE_TMAX_MS,
     EXCHANGES,
@@ -25,7 +26,6 @@ from simulator.world import (
     SECTIONS,
     SIZES,
     VISIBILITIES,
-    World,
 )
 
 CURRENCY = "USD"

@@ -2,7 +2,7 @@
 
 The same world and traffic as `simulate` (same seed, window and rate give the same
 opportunities, under other request ids: `simulator.ids.REPLAY_REQUEST`), sent over HTTP
-as OpenRTB 2.6 JSON (`simulator.openrtb`) to `POST <bidder>/openrtb2/bid`. For each
+as OpenRTB 2.6 JSON (`simulator.bid_requests`) to `POST <bidder>/openrtb2/bid`. For each
 simulated minute:
 
 1. every request of the minute is sent, at most `concurrency` in flight; an answer after
@@ -43,7 +43,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -52,6 +52,8 @@ import numpy as np
 from bidlake.campaigns import Campaign, load_campaigns
 from bidlake.paths import home
 from simulator import ids, market
+from simulator.bid_requests import RequestBuilder
+from simulator.bid_responses import Bid, InvalidResponse, conversion_url, read_response, win_url
 from simulator.exchange import (
     REPLAY,
     TRAFFIC,
@@ -60,18 +62,12 @@ from simulator.exchange import (
     minute_rng,
 )
 from simulator.http import HttpError, LoopbackClient
-from simulator.openrtb import (
-    Bid,
-    InvalidResponse,
-    RequestBuilder,
-    conversion_url,
-    read_response,
-    win_url,
-)
 from simulator.tally import TruthTally
+from simulator.traffic import TrafficWindow
 from simulator.truth import GroundTruth, Shown
 from simulator.truthfile import write_truth
-from simulator.world import EXCHANGE_TMAX_MS, World, WorldConfig, build_world
+from simulator.world import World, WorldConfig, build_world
+from simulator.world_tables import EXCHANGE_TMAX_MS
 
 BID_PATH = "/openrtb2/bid"
 HEADERS = {"content-type": "application/json", "x-openrtb-version": "2.6"}
@@ -112,10 +108,7 @@ def bid_endpoint(bidder: str) -> str:
 @dataclass(frozen=True)
 class ReplayConfig:
     bidder: str
-    start: datetime
-    hours: int = 1
-    rate: float = 5.0
-    seed: int = 0
+    window: TrafficWindow
     truth: Path | None = None  # default home().truth
     concurrency: int = 16
     timeout_s: float = 2.0  # an HTTP call slower than this is an error (a bid is late anyway)
@@ -123,25 +116,15 @@ class ReplayConfig:
     world: WorldConfig = field(default_factory=WorldConfig)
 
     def validate(self) -> None:
+        """Checks the bidder and the HTTP options (the window checked itself when built)."""
         bid_endpoint(self.bidder)
-        if self.start.tzinfo is None or self.start.utcoffset() != timedelta(0):
-            raise ValueError(f"start must be a UTC datetime, got {self.start!r}")
-        if self.start.minute or self.start.second or self.start.microsecond:
-            raise ValueError(f"start must be a whole hour, got {self.start.isoformat()}")
-        if self.hours < 1:
-            raise ValueError(f"hours must be >= 1, got {self.hours}")
-        if not self.rate > 0:
-            raise ValueError(f"rate must be > 0 requests/s, got {self.rate}")
         if not 1 <= self.concurrency <= 1024:
             raise ValueError(f"concurrency must be in 1..1024, got {self.concurrency}")
 
 
 @dataclass
 class ReplaySummary(TruthTally):
-    seed: int
-    start: datetime
-    hours: int
-    rate: float
+    window: TrafficWindow
     bidder: str
     truth: Path
     requests: int = 0
@@ -208,7 +191,8 @@ class _Replay:
         self.config = config
         self.client = client
         self.endpoint = bid_endpoint(config.bidder)
-        self.world = world or build_world(config.seed, config.world)
+        self.window = window = config.window
+        self.world = world or build_world(window.seed, config.world)
         campaigns = config.campaigns if config.campaigns is not None else load_campaigns()
         self.campaign_index = {c.campaign_id: i for i, c in enumerate(campaigns)}
         # One more row than the book: the neutral advertiser of campaigns it does not know.
@@ -216,10 +200,7 @@ class _Replay:
         self.conversion_types = self.truth.conversion_type
         self.builder = RequestBuilder(self.world)
         self.summary = ReplaySummary(
-            seed=config.seed,
-            start=config.start,
-            hours=config.hours,
-            rate=config.rate,
+            window=window,
             bidder=self.endpoint,
             truth=config.truth or home().truth,
         )
@@ -289,11 +270,11 @@ class _Replay:
         """Plays one minute; returns its truth rows (the impressions' bid ids and truth)."""
         import orjson
 
-        c, s, w = self.config, self.summary, self.world
-        r = generate_minute(w, minute, c.rate, minute_rng(c.seed, minute, TRAFFIC))
+        c, s, w, seed = self.config, self.summary, self.world, self.window.seed
+        r = generate_minute(w, minute, self.window.rate, minute_rng(seed, minute, TRAFFIC))
         n = len(r)
         s.requests += n
-        request_ids = ids.hex_ids(ids.event_keys(c.seed, ids.REPLAY_REQUEST, minute, r.seq))
+        request_ids = ids.hex_ids(ids.event_keys(seed, ids.REPLAY_REQUEST, minute, r.seq))
         bodies = [orjson.dumps(x) for x in self.builder.build(r, request_ids)]
         tmax = EXCHANGE_TMAX_MS[r.exchange].tolist()
         sent_ms = np.zeros(n, dtype=np.int64)
@@ -313,7 +294,7 @@ class _Replay:
 
         # The auction and the users, vectorized over the minute. Draws are sized by n, so
         # the same answers give the same outcomes.
-        rng = minute_rng(c.seed, minute, REPLAY)
+        rng = minute_rng(seed, minute, REPLAY)
         hours = local_hour(w, w.user_region[r.user], sent_ms)
         price = market.market_price_micros(w, rng, r.user, r.placement, r.exchange, hours)
         click_u, conversion_u, value_z = rng.random(n), rng.random(n), rng.standard_normal(n)
@@ -339,7 +320,7 @@ class _Replay:
         clicked = click_u[won_at] < p_click
         converted = clicked & (conversion_u[won_at] < p_conversion)
         values = self.truth.conversion_value_from_normal(campaign[won_at], value_z[won_at])
-        order_ids = ids.hex_ids(ids.event_keys(c.seed, ids.REPLAY_CONVERSION, minute, won_at))
+        order_ids = ids.hex_ids(ids.event_keys(seed, ids.REPLAY_CONVERSION, minute, won_at))
 
         s.count_impressions(p_click)
         s.clicks += int(clicked.sum())
@@ -375,7 +356,7 @@ class _Replay:
         bid_ids, p_click, p_conversion = self.truth_rows
         if bid_ids:
             stamp = datetime.fromtimestamp(hour * 3600, tz=UTC).strftime("%Y%m%dT%H")
-            name = f"replay-s{self.config.seed}-{self.config.start:%Y%m%dT%H}-{stamp}"
+            name = f"replay-s{self.window.seed}-{self.window.start:%Y%m%dT%H}-{stamp}"
             path = write_truth(
                 self.summary.truth,
                 name,
@@ -394,8 +375,7 @@ async def replay_async(
     started = time.perf_counter()
     async with LoopbackClient(config.concurrency, config.timeout_s) as client:
         run = _Replay(config, client, world)
-        first = int(config.start.timestamp()) // 60
-        total = config.hours * 60
+        first, total = config.window.first_minute, config.window.minutes
         in_flight: deque[tuple[int, asyncio.Task[TruthRows]]] = deque()
         try:
             for i in range(total):
@@ -420,5 +400,5 @@ def replay(
     config: ReplayConfig, progress: ReplayProgress | None = None, world: World | None = None
 ) -> ReplaySummary:
     """Replay `config`'s window against the bidder; returns the summary (see module doc).
-    `world` may be passed when already built (it must be `config.seed`'s)."""
+    `world` may be passed when already built (it must be `config.window.seed`'s)."""
     return asyncio.run(replay_async(config, progress, world))

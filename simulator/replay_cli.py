@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 
-from simulator.traffic_args import add_traffic_arguments, minute_progress
+from simulator.traffic_args import add_traffic_arguments, minute_progress, window_from_args
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,17 +35,13 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from simulator.replay import ReplayConfig, ReplayError, replay
-    from simulator.run import parse_start
     from simulator.summary import render_replay_summary
 
     console = Console(stderr=True)
     try:
         config = ReplayConfig(
             bidder=args.bidder,
-            start=parse_start(args.start),
-            hours=args.hours,
-            rate=args.rate,
-            seed=args.seed,
+            window=window_from_args(args),
             truth=args.truth,
             concurrency=args.concurrency,
         )
@@ -55,7 +51,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     with minute_progress(console, "replay", "requests") as progress:
         task = progress.add_task(
-            f"seed {config.seed} -> {config.bidder}", total=config.hours * 60, requests=0
+            f"seed {config.window.seed} -> {config.bidder}",
+            total=config.window.minutes,
+            requests=0,
         )
 
         def report(done: int, total: int, requests: int) -> None:

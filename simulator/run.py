@@ -19,21 +19,21 @@ same bytes in the same file names.
 
 Truth: one Parquet file per hour of requests, `<truth>/<writer_id>-<YYYYMMDDTHH>.parquet`,
 one row per impression (bid_id, p_click, p_conversion), see `simulator.truthfile`.
+
+The config and summary types are in `simulator.run_types`, the window of traffic in
+`simulator.traffic`; `simulator.parallel` runs `simulate_window` on sub-windows.
 """
 
 from __future__ import annotations
 
 import time
-from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 
-from bidlake.campaigns import Campaign, load_campaigns
+from bidlake.campaigns import load_campaigns
 from bidlake.paths import home
 from simulator import faults, ids, market
 from simulator.batches import Batch, Pending
@@ -45,9 +45,10 @@ from simulator.exchange import (
     generate_minute,
     minute_rng,
 )
+from simulator.parallel import simulate_parallel
 from simulator.policy import BID, NO_BID_REASONS, ConstantBidPolicy, Decisions
 from simulator.render import Renderer
-from simulator.tally import TruthTally
+from simulator.run_types import ProgressFn, SimulationConfig, SimulationSummary
 from simulator.truth import (
     CONVERSION_ID_KNOWN,
     GroundTruth,
@@ -56,97 +57,10 @@ from simulator.truth import (
     conversion_delay_ms,
 )
 from simulator.truthfile import write_truth
-from simulator.world import World, WorldConfig, build_world
+from simulator.world import World, build_world
 
 HOUR_MS = 3_600_000
 EVENT_ORDER = ("bid_request", "bid", "impression", "click", "conversion")
-
-
-@dataclass(frozen=True)
-class SimulationConfig:
-    """One simulated window. `start` must be a whole UTC hour."""
-
-    start: datetime
-    hours: int = 1
-    rate: float = 50.0  # mean bid requests per second (the diurnal curve averages to it)
-    seed: int = 0
-    landing: Path | None = None  # default home().landing
-    truth: Path | None = None  # default home().truth
-    fmt: Literal["jsonl", "protobuf"] = "jsonl"
-    compress: bool = False
-    duplicate_rate: float = 0.0
-    corrupt_rate: float = 0.0
-    campaigns: tuple[Campaign, ...] | None = None  # default: the shared campaign book
-    world: WorldConfig = field(default_factory=WorldConfig)
-    max_events_per_file: int = 1_000_000
-
-    def validate(self) -> None:
-        if self.start.tzinfo is None or self.start.utcoffset() != timedelta(0):
-            raise ValueError(f"start must be a UTC datetime, got {self.start!r}")
-        if self.start.minute or self.start.second or self.start.microsecond:
-            raise ValueError(f"start must be a whole hour, got {self.start.isoformat()}")
-        if self.hours < 1:
-            raise ValueError(f"hours must be >= 1, got {self.hours}")
-        if not self.rate > 0:
-            raise ValueError(f"rate must be > 0 requests/s, got {self.rate}")
-        for name in ("duplicate_rate", "corrupt_rate"):
-            value = getattr(self, name)
-            if not 0.0 <= value < 1.0:
-                raise ValueError(f"{name} must be in [0, 1), got {value}")
-        if self.fmt not in ("jsonl", "protobuf"):
-            raise ValueError(f"fmt must be jsonl or protobuf, got {self.fmt!r}")
-
-    @property
-    def writer_id(self) -> str:
-        # Seed and window start: two windows (or seeds) never share a file name.
-        return f"sim-s{self.seed}-{self.start:%Y%m%dT%H}"
-
-
-@dataclass
-class SimulationSummary(TruthTally):
-    seed: int
-    start: datetime
-    hours: int
-    rate: float
-    landing: Path
-    truth: Path
-    requests: int = 0
-    bids: int = 0
-    impressions: int = 0
-    clicks: int = 0
-    conversions: int = 0
-    no_bid_reasons: Counter[str] = field(default_factory=Counter)
-    sum_p_click: float = 0.0  # over impressions
-    var_clicks: float = 0.0  # sum of p_click * (1 - p_click) over impressions
-    sum_p_conversion: float = 0.0  # over clicks
-    spend_micros: Counter[str] = field(default_factory=Counter)  # campaign -> sum clearing/1000
-    conversion_value_micros: int = 0
-    events_written: Counter[str] = field(default_factory=Counter)  # incl. duplicates
-    duplicates: Counter[str] = field(default_factory=Counter)
-    garbage: Counter[str] = field(default_factory=Counter)
-    files: list[Path] = field(default_factory=list)
-    truth_files: list[Path] = field(default_factory=list)
-    elapsed_s: float = 0.0
-
-    def add(self, other: SimulationSummary) -> None:
-        """Adds the counts of a consecutive sub-window (a parallel worker's)."""
-        for name in ("requests", "bids", "impressions", "clicks", "conversions"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.sum_p_click += other.sum_p_click
-        self.var_clicks += other.var_clicks
-        self.sum_p_conversion += other.sum_p_conversion
-        self.conversion_value_micros += other.conversion_value_micros
-        for name in ("no_bid_reasons", "spend_micros", "events_written", "duplicates", "garbage"):
-            getattr(self, name).update(getattr(other, name))
-        self.files += other.files
-        self.truth_files += other.truth_files
-
-    @property
-    def records_written(self) -> int:
-        return sum(self.events_written.values()) + sum(self.garbage.values())
-
-
-ProgressFn = Callable[[int, int, int], None]  # (minutes done, minutes in total, records)
 
 
 class _TruthHour:
@@ -172,6 +86,54 @@ class _TruthHour:
         )
 
 
+@dataclass(frozen=True)
+class _Bids:
+    """The minute's bids: requests `at` of the minute, and what was bid on them."""
+
+    at: np.ndarray  # index into the minute's requests
+    time_ms: np.ndarray
+    key: np.ndarray
+    campaign: np.ndarray
+    creative: np.ndarray
+    bid_micros: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Impressions:
+    """The minute's won auctions (shown ads) and their true probabilities."""
+
+    seq: np.ndarray  # the request's position in its minute
+    time_ms: np.ndarray
+    bid_key: np.ndarray
+    campaign: np.ndarray
+    user: np.ndarray
+    p_click: np.ndarray
+    p_conversion: np.ndarray
+
+
+@dataclass(frozen=True)
+class _UserDraws:
+    """What each shown ad's user does, drawn for every impression (so the number of draws
+    depends only on the impressions): whether and when they click and convert."""
+
+    click_u: np.ndarray
+    conversion_u: np.ndarray
+    click_time_ms: np.ndarray
+    conversion_time_ms: np.ndarray
+    bid_known: np.ndarray  # the conversion's postback carries the bid id
+    value_micros: np.ndarray
+
+    @classmethod
+    def draw(cls, rng: np.random.Generator, truth: GroundTruth, imps: _Impressions) -> _UserDraws:
+        n = len(imps.seq)
+        click_u, conversion_u = rng.random(n), rng.random(n)
+        click_time = imps.time_ms + click_delay_ms(rng, n)
+        conversion_time = click_time + conversion_delay_ms(rng, n)
+        known = rng.random(n) < CONVERSION_ID_KNOWN
+        value = truth.conversion_value_micros(rng, imps.campaign)
+        return cls(click_u, conversion_u, click_time, conversion_time, known, value)
+
+
 class Simulation:
     """The state of one run: world, policy, truth, writer, queue and counters."""
 
@@ -180,7 +142,8 @@ class Simulation:
 
         config.validate()
         self.config = config
-        self.world = world or build_world(config.seed, config.world)
+        self.window = window = config.window
+        self.world = world or build_world(window.seed, config.world)
         campaigns = config.campaigns if config.campaigns is not None else load_campaigns()
         self.campaigns = tuple(campaigns)
         self.policy = ConstantBidPolicy(self.world, self.campaigns)
@@ -196,35 +159,39 @@ class Simulation:
             max_events_per_file=config.max_events_per_file,
         )
         self.pending = Pending()
-        self.summary = SimulationSummary(
-            seed=config.seed,
-            start=config.start,
-            hours=config.hours,
-            rate=config.rate,
-            landing=landing,
-            truth=truth,
-        )
+        self.summary = SimulationSummary(window=window, landing=landing, truth=truth)
         self.truth_hour = _TruthHour()
 
     # ---- one minute ----
 
     def simulate_minute(self, minute: int) -> None:
-        c = self.config
-        rng = minute_rng(c.seed, minute, TRAFFIC)
-        requests = generate_minute(self.world, minute, c.rate, rng)
+        seed = self.window.seed
+        rng = minute_rng(seed, minute, TRAFFIC)
+        requests = generate_minute(self.world, minute, self.window.rate, rng)
         decisions = self.policy.decide(requests, rng)
         self.outcomes(requests, decisions, rng)
-        self._write_due((minute + 1) * MINUTE_MS, minute_rng(c.seed, minute, FAULTS))
+        self._write_due((minute + 1) * MINUTE_MS, minute_rng(seed, minute, FAULTS))
 
     def outcomes(self, r: Requests, d: Decisions, rng: np.random.Generator) -> None:
         """Queues the minute's requests and everything they cause (bids, the auction,
         impressions, clicks, conversions) and counts them; draws in a fixed order."""
-        seed, minute, s = self.config.seed, r.minute, self.summary
+        request_key = self._queue_requests(r, d)
+        bids = self._queue_bids(r, d, request_key, rng)
+        imps = self._auction(r, bids, request_key, rng)
+        draws = _UserDraws.draw(rng, self.truth, imps)
+        clicked = self._queue_clicks(r.minute, imps, draws)
+        self._queue_conversions(r.minute, imps, draws, clicked)
+
+    def _keys(self, kind: int, minute: int, seq: np.ndarray) -> np.ndarray:
+        return ids.event_keys(self.window.seed, kind, minute, seq)
+
+    def _queue_requests(self, r: Requests, d: Decisions) -> np.ndarray:
+        """Every request of the minute, with its no-bid reason; returns their keys."""
+        s = self.summary
         s.requests += len(r)
-        s.no_bid_reasons.update(
-            dict(zip(NO_BID_REASONS, np.bincount(d.reason, minlength=6).tolist(), strict=True))
-        )
-        request_key = ids.event_keys(seed, ids.REQUEST, minute, r.seq)
+        reasons = np.bincount(d.reason, minlength=len(NO_BID_REASONS)).tolist()
+        s.no_bid_reasons.update(dict(zip(NO_BID_REASONS, reasons, strict=True)))
+        request_key = self._keys(ids.REQUEST, r.minute, r.seq)
         self.pending.add(
             "bid_request",
             {
@@ -242,99 +209,125 @@ class Simulation:
                 "reason": d.reason,
             },
         )
+        return request_key
 
-        # Bids: a few ms after the request (the bidder's own latency).
-        b = np.flatnonzero(d.reason == BID)
-        seq = r.seq[b]
-        bid_time = r.time_ms[b] + rng.integers(2, 12, len(b))
-        bid_key = ids.event_keys(seed, ids.BID, minute, seq)
-        campaign, creative, bid_micros = d.campaign[b], d.creative[b], d.bid_micros[b]
+    def _queue_bids(
+        self, r: Requests, d: Decisions, request_key: np.ndarray, rng: np.random.Generator
+    ) -> _Bids:
+        """The bids, a few ms after their request (the bidder's own latency)."""
+        at = np.flatnonzero(d.reason == BID)
+        bids = _Bids(
+            at=at,
+            time_ms=r.time_ms[at] + rng.integers(2, 12, len(at)),
+            key=self._keys(ids.BID, r.minute, r.seq[at]),
+            campaign=d.campaign[at],
+            creative=d.creative[at],
+            bid_micros=d.bid_micros[at],
+        )
         self.pending.add(
             "bid",
             {
-                "event_time": bid_time,
-                "key": bid_key,
-                "request_key": request_key[b],
-                "campaign": campaign,
-                "creative": creative,
-                "bid_micros": bid_micros,
+                "event_time": bids.time_ms,
+                "key": bids.key,
+                "request_key": request_key[at],
+                "campaign": bids.campaign,
+                "creative": bids.creative,
+                "bid_micros": bids.bid_micros,
             },
         )
-        s.bids += len(b)
+        self.summary.bids += len(at)
+        return bids
 
-        # The auction against the market; the win notice fires when the ad renders.
+    def _auction(
+        self, r: Requests, bids: _Bids, request_key: np.ndarray, rng: np.random.Generator
+    ) -> _Impressions:
+        """The bids against the market; a win's impression (and notice) fires when the ad
+        renders. Queues the impressions, their truth rows and spend."""
+        at = bids.at
         price = market.market_price_micros(
-            self.world, rng, r.user[b], r.placement[b], r.exchange[b], r.local_hour[b]
+            self.world, rng, r.user[at], r.placement[at], r.exchange[at], r.local_hour[at]
         )
-        won, clearing = market.second_price(bid_micros, price, r.floor_micros[b])
-        render_ms = 40 + np.exp(rng.normal(np.log(250.0), 0.8, len(b))).astype(np.int64)
+        won, clearing = market.second_price(bids.bid_micros, price, r.floor_micros[at])
+        render_ms = 40 + np.exp(rng.normal(np.log(250.0), 0.8, len(at))).astype(np.int64)
         w = np.flatnonzero(won)
-        imp_time = bid_time[w] + render_ms[w]
-        user, campaign_w = r.user[b][w], campaign[w]
+        won_at = at[w]
+        user, campaign = r.user[won_at], bids.campaign[w]
         shown = Shown(
             user=user,
-            placement=r.placement[b][w],
-            exchange=r.exchange[b][w],
-            local_hour=r.local_hour[b][w],
-            campaign=campaign_w,
+            placement=r.placement[won_at],
+            exchange=r.exchange[won_at],
+            local_hour=r.local_hour[won_at],
+            campaign=campaign,
         )
-        p_click = self.truth.p_click(shown)
-        p_conversion = self.truth.p_conversion(shown)
-        bid_key_w = bid_key[w]
-        self.truth_hour.add(bid_key_w, p_click, p_conversion)
+        imps = _Impressions(
+            seq=r.seq[won_at],
+            time_ms=bids.time_ms[w] + render_ms[w],
+            bid_key=bids.key[w],
+            campaign=campaign,
+            user=user,
+            p_click=self.truth.p_click(shown),
+            p_conversion=self.truth.p_conversion(shown),
+        )
+        self.truth_hour.add(imps.bid_key, imps.p_click, imps.p_conversion)
         self.pending.add(
             "impression",
             {
-                "event_time": imp_time,
-                "key": ids.event_keys(seed, ids.IMPRESSION, minute, seq[w]),
-                "bid_key": bid_key_w,
-                "request_key": request_key[b][w],
-                "campaign": campaign_w,
-                "creative": creative[w],
+                "event_time": imps.time_ms,
+                "key": self._keys(ids.IMPRESSION, r.minute, imps.seq),
+                "bid_key": imps.bid_key,
+                "request_key": request_key[won_at],
+                "campaign": campaign,
+                "creative": bids.creative[w],
                 "clearing_micros": clearing[w],
                 "user": user,
             },
         )
-        s.count_impressions(p_click)
-        spend = np.bincount(campaign_w, weights=clearing[w] / 1000, minlength=len(self.campaigns))
+        self.summary.count_impressions(imps.p_click)
+        self._count_spend(campaign, clearing[w])
+        return imps
+
+    def _count_spend(self, campaign: np.ndarray, clearing_micros: np.ndarray) -> None:
+        spend = np.bincount(campaign, weights=clearing_micros / 1000, minlength=len(self.campaigns))
         for i, value in enumerate(spend.tolist()):
             if value:
-                s.spend_micros[self.campaigns[i].campaign_id] += round(value)
+                self.summary.spend_micros[self.campaigns[i].campaign_id] += round(value)
 
-        # Clicks and conversions, by the ground truth; draws sized by impressions.
-        click_u, conv_u = rng.random(len(w)), rng.random(len(w))
-        click_time = imp_time + click_delay_ms(rng, len(w))
-        conv_time = click_time + conversion_delay_ms(rng, len(w))
-        known = rng.random(len(w)) < CONVERSION_ID_KNOWN
-        value = self.truth.conversion_value_micros(rng, campaign_w)
-        k = np.flatnonzero(click_u < p_click)
+    def _queue_clicks(self, minute: int, imps: _Impressions, draws: _UserDraws) -> np.ndarray:
+        """The clicks, by the ground truth; returns which impressions were clicked."""
+        k = np.flatnonzero(draws.click_u < imps.p_click)
         self.pending.add(
             "click",
             {
-                "event_time": click_time[k],
-                "key": ids.event_keys(seed, ids.CLICK, minute, seq[w][k]),
-                "bid_key": bid_key_w[k],
-                "campaign": campaign_w[k],
-                "user": user[k],
+                "event_time": draws.click_time_ms[k],
+                "key": self._keys(ids.CLICK, minute, imps.seq[k]),
+                "bid_key": imps.bid_key[k],
+                "campaign": imps.campaign[k],
+                "user": imps.user[k],
             },
         )
-        s.clicks += len(k)
-        s.sum_p_conversion += float(p_conversion[k].sum())
-        v = k[conv_u[k] < p_conversion[k]]
+        self.summary.clicks += len(k)
+        self.summary.sum_p_conversion += float(imps.p_conversion[k].sum())
+        return k
+
+    def _queue_conversions(
+        self, minute: int, imps: _Impressions, draws: _UserDraws, clicked: np.ndarray
+    ) -> None:
+        """The conversions of the clicks, by the ground truth, up to 7 days later."""
+        v = clicked[draws.conversion_u[clicked] < imps.p_conversion[clicked]]
         self.pending.add(
             "conversion",
             {
-                "event_time": conv_time[v],
-                "key": ids.event_keys(seed, ids.CONVERSION, minute, seq[w][v]),
-                "campaign": campaign_w[v],
-                "user": user[v],
-                "value_micros": value[v],
-                "bid_key": bid_key_w[v],
-                "bid_known": known[v],
+                "event_time": draws.conversion_time_ms[v],
+                "key": self._keys(ids.CONVERSION, minute, imps.seq[v]),
+                "campaign": imps.campaign[v],
+                "user": imps.user[v],
+                "value_micros": draws.value_micros[v],
+                "bid_key": imps.bid_key[v],
+                "bid_known": draws.bid_known[v],
             },
         )
-        s.conversions += len(v)
-        s.conversion_value_micros += int(value[v].sum())
+        self.summary.conversions += len(v)
+        self.summary.conversion_value_micros += int(draws.value_micros[v].sum())
 
     # ---- writing ----
 
@@ -389,9 +382,9 @@ class Simulation:
 
     def finish(self) -> SimulationSummary:
         """Write what happens after the window (late clicks, conversions), close all."""
-        c = self.config
-        end_minute = int(c.start.timestamp()) // 60 + c.hours * 60
-        self._write_due(None, minute_rng(c.seed, end_minute, FAULTS))
+        window = self.window
+        end_minute = window.first_minute + window.minutes
+        self._write_due(None, minute_rng(window.seed, end_minute, FAULTS))
         before = len(self.writer.closed_files)
         self.writer.close()
         self.summary.files += self.writer.closed_files[before:]
@@ -412,14 +405,18 @@ def simulate(
     records as one process, in files named after each sub-window's first hour.
     """
     config.validate()
-    if workers > 1 and config.hours > 1:
-        from simulator.parallel import simulate_parallel
+    if workers > 1 and config.window.hours > 1:
+        return simulate_parallel(config, workers, simulate_window, progress)
+    return simulate_window(config, progress, world)
 
-        return simulate_parallel(config, workers, progress)
+
+def simulate_window(
+    config: SimulationConfig, progress: ProgressFn | None = None, world: World | None = None
+) -> SimulationSummary:
+    """Simulate `config`'s window in this process (see `simulate`)."""
     started = time.perf_counter()
     sim = Simulation(config, world)
-    first_minute = int(config.start.timestamp()) // 60
-    total = config.hours * 60
+    first_minute, total = config.window.first_minute, config.window.minutes
     try:
         for i in range(total):
             minute = first_minute + i
@@ -435,14 +432,3 @@ def simulate(
         raise
     summary.elapsed_s = time.perf_counter() - started
     return summary
-
-
-def parse_start(text: str) -> datetime:
-    """`2026-01-05T00` (or any ISO form of a whole UTC hour) → an aware UTC datetime."""
-    try:
-        value = datetime.fromisoformat(text if len(text) > 13 else text + ":00")
-    except ValueError:
-        raise ValueError(f"--start: not an ISO date-hour like 2026-01-05T00: {text!r}") from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)

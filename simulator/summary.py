@@ -8,7 +8,8 @@ from rich.console import Group
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from simulator.run import SimulationSummary
+    from simulator.replay import ReplaySummary
+    from simulator.run_types import SimulationSummary
 
 EVENT_TYPES = ("bid_request", "bid", "impression", "click", "conversion")
 
@@ -17,7 +18,7 @@ def _pct(part: float, whole: float) -> str:
     return f"{100 * part / whole:.2f} %" if whole else "-"
 
 
-def funnel_table(title: str, s) -> Table:
+def funnel_table(title: str, s: SimulationSummary | ReplaySummary) -> Table:
     """Requests → bids → impressions → clicks → conversions; realized rates beside the
     truth's mean probability (± the standard error the realized CTR should be within)."""
     table = Table(title=title, header_style="bold")
@@ -44,13 +45,11 @@ def funnel_table(title: str, s) -> Table:
 
 
 def render_summary(s: SimulationSummary) -> Group:
-    end = s.start.timestamp() + s.hours * 3600
-    from datetime import UTC, datetime
-
+    w = s.window
     header = (
-        f"[bold]bidlake simulate[/bold] seed {s.seed}, "
-        f"{s.start:%Y-%m-%dT%H:%M}Z → {datetime.fromtimestamp(end, UTC):%Y-%m-%dT%H:%M}Z "
-        f"({s.hours} h at {s.rate:g} req/s) in {s.elapsed_s:.1f} s "
+        f"[bold]bidlake simulate[/bold] seed {w.seed}, "
+        f"{w.start:%Y-%m-%dT%H:%M}Z → {w.end:%Y-%m-%dT%H:%M}Z "
+        f"({w.hours} h at {w.rate:g} req/s) in {s.elapsed_s:.1f} s "
         f"({s.records_written / max(s.elapsed_s, 1e-9):,.0f} records/s)"
     )
     funnel = funnel_table("traffic", s)
@@ -85,11 +84,12 @@ def render_summary(s: SimulationSummary) -> Group:
     return Group(header, funnel, written, footer)
 
 
-def render_replay_summary(s) -> Group:
-    """The one-screen summary of `bidlake replay` (a `simulator.replay.ReplaySummary`)."""
+def render_replay_summary(s: ReplaySummary) -> Group:
+    """The one-screen summary of `bidlake replay`."""
+    w = s.window
     header = (
-        f"[bold]bidlake replay[/bold] seed {s.seed}, {s.hours} h of traffic from "
-        f"{s.start:%Y-%m-%dT%H:%M}Z at {s.rate:g} req/s against {s.bidder}: "
+        f"[bold]bidlake replay[/bold] seed {w.seed}, {w.hours} h of traffic from "
+        f"{w.start:%Y-%m-%dT%H:%M}Z at {w.rate:g} req/s against {s.bidder}: "
         f"{s.requests:,} requests in {s.elapsed_s:.1f} s "
         f"({s.requests / max(s.elapsed_s, 1e-9):,.0f} requests/s)"
     )

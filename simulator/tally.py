@@ -26,16 +26,8 @@ class TruthTally:
         self.var_clicks += float((p_click * (1 - p_click)).sum())
 
     @property
-    def realized_ctr(self) -> float:
-        return self.clicks / self.impressions if self.impressions else 0.0
-
-    @property
     def mean_p_click(self) -> float:
         return self.sum_p_click / self.impressions if self.impressions else 0.0
-
-    @property
-    def realized_cvr(self) -> float:
-        return self.conversions / self.clicks if self.clicks else 0.0
 
     @property
     def mean_p_conversion(self) -> float:

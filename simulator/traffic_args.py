@@ -2,9 +2,9 @@
 
 Both commands generate the same simulated exchange traffic (a world and a seed, a window of
 whole UTC hours, a request rate) and write the truth of it, so they take the same flags
-with the same meaning; only the rate's default differs (replay waits on a real bidder, so it
-defaults to a far lower rate). Keep this module's top-level imports light: it is imported
-when the CLI builds its parser.
+with the same meaning, read into one `simulator.traffic.TrafficWindow`; only the rate's
+default differs (replay waits on a real bidder, so it defaults to a far lower rate). Keep
+this module's top-level imports light: it is imported when the CLI builds its parser.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from simulator.traffic import DEFAULT_START, TrafficWindow
+
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress
-
-DEFAULT_START = "2026-01-05T00"
 
 
 def add_traffic_arguments(
@@ -37,6 +37,11 @@ def add_traffic_arguments(
     parser.add_argument(
         "--truth", type=Path, default=None, help="truth folder (default: $BIDLAKE_HOME/truth)"
     )
+
+
+def window_from_args(args: argparse.Namespace) -> TrafficWindow:
+    """The window of the traffic flags; ValueError naming the flag's field when wrong."""
+    return TrafficWindow.parse(args.start, hours=args.hours, rate=args.rate, seed=args.seed)
 
 
 def minute_progress(console: Console, command: str, counted: str) -> Progress:

@@ -32,7 +32,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from simulator.world import CATEGORIES, ENV_DEVICE, SEGMENTS, SIZES, World
+from simulator.world import World
+from simulator.world_tables import CATEGORIES, ENV_DEVICE, SEGMENTS, SIZES
 
 B0 = -6.55
 C0 = -4.4
@@ -50,7 +51,6 @@ APP_CTR = 0.20
 VISIBILITY_CTR = np.array([0.30, -0.30, 0.0])  # above, below, unknown
 OS_CTR = np.array([0.0, -0.05, -0.20, 0.10, 0.05])  # windows macos linux android ios
 EXCHANGE_CTR = np.array([0.0, 0.05, -0.05, 0.0, -0.40, 0.10])  # openx: low-quality traffic
-CAMPAIGN_CTR_DEFAULT = 0.0
 
 CONVERSION_WINDOW_MS = 7 * 24 * 3600 * 1000
 CONVERSION_ID_KNOWN = 0.95  # share of conversions whose postback carries the click's bid id

@@ -2,19 +2,20 @@
 
 Columns (docs/interfaces.md): `bid_id` (string, the impression's bid_id), `p_click` (double,
 true P(click | impression)) and `p_conversion` (double, true P(conversion within the
-7-day window | click)). A file is written to a hidden temp name, fsynced and renamed into
-place, so a reader never sees half of one; an existing file is never overwritten (a
-second run of the same seed and window gets `-1`, `-2`, ... with the same rows, which
-readers deduplicate by bid_id).
+7-day window | click)). A file is written atomically (`bidlake.atomic_files`: a hidden temp
+name, fsynced and renamed into place), so a reader never sees half of one; an existing file
+is never overwritten (a second run of the same seed and window gets `-1`, `-2`, ... with
+the same rows, which readers deduplicate by bid_id).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+
+from bidlake.atomic_files import atomic_write_with
 
 
 def write_truth(
@@ -36,15 +37,9 @@ def write_truth(
             "p_conversion": pa.array(p_conversion, pa.float64()),
         }
     )
-    folder.mkdir(parents=True, exist_ok=True)
     final = folder / f"{name}.parquet"
     n = 1
     while final.exists():
         final = folder / f"{name}-{n}.parquet"
         n += 1
-    temp = folder / f".{final.name}.inprogress"
-    pq.write_table(table, temp, compression="zstd")
-    with open(temp, "rb") as handle:
-        os.fsync(handle.fileno())
-    os.replace(temp, final)
-    return final
+    return atomic_write_with(final, lambda temp: pq.write_table(table, temp, compression="zstd"))

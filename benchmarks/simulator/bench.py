@@ -31,16 +31,19 @@ import orjson
 
 from benchmarks.harness import Figure, stopwatch
 from simulator import ids
+from simulator.bid_requests import RequestBuilder
 from simulator.exchange import generate_minute, minute_rng
 from simulator.http import HttpError, LoopbackClient
-from simulator.openrtb import RequestBuilder
 from simulator.replay import HEADERS, ReplayConfig, replay
-from simulator.run import Simulation, SimulationConfig, simulate
+from simulator.run import Simulation, simulate
+from simulator.run_types import SimulationConfig
+from simulator.traffic import TrafficWindow
 from simulator.world import build_world
 
 PART = "simulator"
 START = datetime(2026, 1, 5, 14, tzinfo=UTC)
 RATE = 200.0
+WINDOW = TrafficWindow(START, rate=RATE, seed=1)  # one hour
 DAY_REQUESTS = 500 * 86_400
 REPLAY_RATE = 8.0  # about 29k requests in the simulated hour
 CONCURRENCY = 16
@@ -100,9 +103,7 @@ def _replay_figures(world, root: Path) -> list[Figure]:
     with _constant_bidder() as url:
         config = ReplayConfig(
             bidder=url,
-            start=START,
-            rate=REPLAY_RATE,
-            seed=1,
+            window=TrafficWindow(START, rate=REPLAY_RATE, seed=1),
             truth=root / "replay-truth",
             concurrency=CONCURRENCY,
         )
@@ -134,10 +135,7 @@ def _replay_figures(world, root: Path) -> list[Figure]:
 
 def _simulate(world, folder: Path, fmt: str, compress: bool, hours: int = 1, workers: int = 1):
     config = SimulationConfig(
-        start=START,
-        hours=hours,
-        rate=RATE,
-        seed=1,
+        window=TrafficWindow(START, hours=hours, rate=RATE, seed=1),
         landing=folder / "landing",
         truth=folder / "truth",
         fmt=fmt,  # type: ignore[arg-type]
@@ -150,7 +148,7 @@ def _simulate(world, folder: Path, fmt: str, compress: bool, hours: int = 1, wor
 
 def _sample_dicts(world, folder: Path) -> list[dict[str, object]]:
     """The dicts of a few simulated minutes, in the mix the simulator writes."""
-    config = SimulationConfig(start=START, rate=RATE, seed=1, landing=folder, truth=folder)
+    config = SimulationConfig(WINDOW, landing=folder, truth=folder)
     sim = Simulation(config, world)
     first = int(START.timestamp()) // 60
     for minute in range(first, first + 5):
@@ -232,9 +230,7 @@ def run() -> list[Figure]:
         )
 
         first = int(START.timestamp()) // 60
-        sim = Simulation(
-            SimulationConfig(start=START, rate=RATE, seed=1, landing=root, truth=root), world
-        )
+        sim = Simulation(SimulationConfig(WINDOW, landing=root, truth=root), world)
         requests = 0
         with stopwatch() as elapsed:
             for minute in range(first, first + 30):

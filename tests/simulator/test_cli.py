@@ -52,5 +52,7 @@ def test_simulate_to_an_explicit_folder_in_protobuf(tmp_path: Path, home: Path) 
 def test_bad_start_exits_2_with_a_reason(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["simulate", "--start", "2026-01-05T10:30"]) == 2
     assert "whole hour" in capsys.readouterr().err
+    assert cli.main(["simulate", "--rate", "0"]) == 2
+    assert "rate must be" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         cli.main(["simulate", "--corrupt-rate", "2"])

@@ -16,7 +16,8 @@ from simulator.policy import (
     UNSUPPORTED,
     ConstantBidPolicy,
 )
-from simulator.world import SIZES, World
+from simulator.world import World
+from simulator.world_tables import SIZES
 
 MINUTE = int(datetime(2026, 1, 6, 14, tzinfo=UTC).timestamp()) // 60  # all campaigns may bid
 

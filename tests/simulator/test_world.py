@@ -2,13 +2,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulator.world import (
-    ENV_DEVICE,
-    SIZE_ON_DEVICE,
-    WeightedRows,
-    World,
-    build_world,
-)
+from simulator.world import WeightedRows, World, build_world
+from simulator.world_tables import ENV_DEVICE, SIZE_ON_DEVICE
 from tests.simulator.conftest import SMALL
 
 

@@ -1,4 +1,4 @@
-"""The exchange's side of OpenRTB 2.6: building bid requests, reading bid responses.
+"""The exchange's OpenRTB 2.6 bid requests: one JSON object per opportunity of a minute.
 
 Requests carry what the world knows about an opportunity in the fields an exchange puts
 it in: one imp (`banner` with `w`/`h`/`format`/`pos`, or `video` for video slots),
@@ -6,26 +6,19 @@ it in: one imp (`banner` with `w`/`h`/`format`/`pos`, or `video` for video slots
 publisher) or `app` (bundle); `device` (ua, ip with the last octet zeroed, `devicetype`
 of OpenRTB List 5.21, `os`, `ifa` for apps, `geo` with alpha-3 country, ISO 3166-2
 region, city and `utcoffset`); `user` (`id`, segments as `data[].segment[].id`); `at`
-2, `tmax`, `cur`; and the exchange's name in `ext.exchange`.
-
-Responses are read as an exchange reads them: 204 or an empty seatbid is a no-bid; a
-bid must answer imp "1" of this request (`BidResponse.id` = the request id), in USD, at
-a positive price, with a `nurl` (this exchange only notifies wins through it). Win
-notices get the standard substitution macros (`${AUCTION_PRICE}` the clearing CPM as a
-decimal amount, `${AUCTION_ID}`, `${AUCTION_BID_ID}`, `${AUCTION_IMP_ID}`,
-`${AUCTION_SEAT_ID}`, `${AUCTION_AD_ID}`, `${AUCTION_CURRENCY}`).
+2, `tmax`, `cur`; and the exchange's name in `ext.exchange`. What the exchange does with
+the answers is in `simulator.bid_responses`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import numpy as np
 
 from simulator.exchange import Requests
-from simulator.world import (
+from simulator.world import World
+from simulator.world_tables import (
     CATEGORIES,
     EXCHANGE_TMAX_MS,
     EXCHANGES,
@@ -33,15 +26,14 @@ from simulator.world import (
     REGIONS,
     SECTIONS,
     SIZES,
-    World,
 )
 
 CURRENCY = "USD"
 IMP_ID = "1"
-# OpenRTB List 5.21 device types for the reported device type names.
-DEVICETYPE = {"desktop": 2, "phone": 4, "tablet": 5, "mobile": 1}
-REPORTED_DEVICETYPES = np.array([2, 4, 5, 1])  # index = exchange.REPORTED_DEVICE_TYPES
-OS_OPENRTB = ("Windows", "macOS", "Linux", "Android", "iOS")  # index = world.OS_NAMES
+# OpenRTB List 5.21 device types of the reported device types (desktop, phone, tablet,
+# the generic "mobile"), index = exchange.REPORTED_DEVICE_TYPES.
+REPORTED_DEVICETYPES = np.array([2, 4, 5, 1])
+OS_OPENRTB = ("Windows", "macOS", "Linux", "Android", "iOS")  # index = world_tables.OS_NAMES
 POS = (1, 3, 0)  # above the fold, below, unknown (OpenRTB List 5.4)
 IAB_CATEGORY = {
     "news": "IAB12",
@@ -75,12 +67,6 @@ SEGMENT_PROVIDER = "bidlake-dmp"
 assert len(OS_OPENRTB) == len(OS_NAMES)
 
 
-def micros_to_decimal(micros: int) -> str:
-    """1_010_000 -> "1.01": an amount as exchanges write it into macros."""
-    whole, frac = divmod(int(micros), 1_000_000)
-    return f"{whole}.{frac:06d}".rstrip("0").rstrip(".")
-
-
 class RequestBuilder:
     """Builds the OpenRTB JSON objects of a minute's requests (dicts, for orjson)."""
 
@@ -89,9 +75,8 @@ class RequestBuilder:
         self.regions = [f"{r.country}-{r.code}" for r in REGIONS]
         self.alpha3 = [ALPHA3[c] for c in world.country_codes]
 
-    def build(
-        self, r: Requests, request_ids: Sequence[str], local_hours: np.ndarray | None = None
-    ) -> list[dict[str, object]]:
+    def build(self, r: Requests, request_ids: Sequence[str]) -> list[dict[str, object]]:
+        """The requests of `r`, with ids `request_ids` (one per request, in order)."""
         w = self.world
         out: list[dict[str, object]] = []
         user, pub, plc = r.user.tolist(), r.publisher.tolist(), r.placement.tolist()
@@ -184,97 +169,3 @@ class RequestBuilder:
                 request["site"] = site
             out.append(request)
         return out
-
-
-@dataclass(frozen=True)
-class Bid:
-    """The parts of a bid the exchange acts on."""
-
-    bid_id: str
-    price_micros: int
-    campaign_id: str
-    nurl: str
-    click_url: str
-    conversion_url: str
-    response_id: str  # BidResponse.bidid
-    seat: str
-    ad_id: str
-
-
-class InvalidResponse(ValueError):
-    """A 200 answer the exchange cannot accept (counted, the opportunity goes unsold)."""
-
-
-def _text(value: object) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def read_response(data: object, request_id: str) -> Bid | None:
-    """The bid on imp "1" of `request_id` in a parsed BidResponse; None for a no-bid."""
-    if not isinstance(data, dict):
-        raise InvalidResponse("the body is not a JSON object")
-    seatbids = data.get("seatbid") or []
-    if not isinstance(seatbids, list):
-        raise InvalidResponse("seatbid is not an array")
-    if data.get("id") != request_id:
-        raise InvalidResponse(f"id {data.get('id')!r} is not the request's id")
-    currency = data.get("cur", CURRENCY)
-    if currency != CURRENCY:
-        raise InvalidResponse(f"currency {currency!r}, the auction is in {CURRENCY}")
-    for seatbid in seatbids:
-        bids = seatbid.get("bid") if isinstance(seatbid, dict) else None
-        if not isinstance(bids, list):
-            raise InvalidResponse("seatbid[].bid is not an array")
-        for bid in bids:
-            if not isinstance(bid, dict) or bid.get("impid") != IMP_ID:
-                raise InvalidResponse("a bid for an imp that was not offered")
-            price = bid.get("price")
-            if isinstance(price, bool) or not isinstance(price, int | float) or not price > 0:
-                raise InvalidResponse(f"price {price!r} is not a positive number")
-            nurl = _text(bid.get("nurl"))
-            if not nurl:
-                raise InvalidResponse("a bid without nurl (this exchange notifies wins by nurl)")
-            ext = bid.get("ext") if isinstance(bid.get("ext"), dict) else {}
-            return Bid(
-                bid_id=_text(bid.get("id")),
-                price_micros=round(float(price) * 1_000_000),
-                campaign_id=_text(bid.get("cid")),
-                nurl=nurl,
-                click_url=_text(ext.get("click_url")),  # type: ignore[union-attr]
-                conversion_url=_text(ext.get("conversion_url")),  # type: ignore[union-attr]
-                response_id=_text(data.get("bidid")),
-                seat=_text(seatbid.get("seat")),
-                ad_id=_text(bid.get("adid")),
-            )
-    return None
-
-
-def win_url(bid: Bid, request_id: str, clearing_micros: int) -> str:
-    """The bid's nurl with OpenRTB's substitution macros replaced."""
-    values = {
-        "${AUCTION_PRICE}": micros_to_decimal(clearing_micros),
-        "${AUCTION_ID}": request_id,
-        "${AUCTION_BID_ID}": bid.response_id,
-        "${AUCTION_IMP_ID}": IMP_ID,
-        "${AUCTION_SEAT_ID}": bid.seat,
-        "${AUCTION_AD_ID}": bid.ad_id,
-        "${AUCTION_CURRENCY}": CURRENCY,
-    }
-    url = bid.nurl
-    for macro, value in values.items():
-        url = url.replace(macro, value)
-    return url
-
-
-def conversion_url(bid: Bid, value_micros: int, conversion_type: str, order_id: str) -> str:
-    """The bid's conversion URL with `${CONVERSION_VALUE}` replaced, plus `type` and `order`
-    (the advertiser's order id) as query parameters unless the URL already has them."""
-    url = bid.conversion_url.replace("${CONVERSION_VALUE}", micros_to_decimal(value_micros))
-    parts = urlsplit(url)
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    names = {name for name, _ in query}
-    extra = [(n, v) for n, v in (("type", conversion_type), ("order", order_id)) if n not in names]
-    if not extra:
-        return url
-    joined = f"{parts.query}&{urlencode(extra)}" if parts.query else urlencode(extra)
-    return urlunsplit(parts._replace(query=joined))
