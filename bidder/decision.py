@@ -38,9 +38,9 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from bidder.bid_request import BidRequest, Deal, Imp, normalize_domain
 from bidder.budget import BudgetStore, MemoryStore, Reservation
 from bidder.models import Models
-from bidder.openrtb import BidRequest, Deal, Imp, normalize_domain
 from bidder.pacing import Pacer
 from bidlake.campaigns import Campaign, Creative
 from ml.scorer import ScoringModel
@@ -68,7 +68,6 @@ _STAGE = {
     NO_MODEL: 5,
     BELOW_FLOOR: 6,
 }
-_RESERVE_STAGE = 7
 FIXED_PRICE = 3  # deal auction type: the deal's floor is the price
 
 

@@ -29,13 +29,13 @@ import contextlib
 import fcntl
 import gzip
 import logging
-import os
 import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from bidlake.atomic_files import atomic_write
 from contract.landing_names import HOUR_MS, INPROGRESS_SUFFIX, parse_in_progress_name
 from contract.log_writer import TrackingLogWriter
 
@@ -154,12 +154,6 @@ class BidderLogs:
             self._lock.close()
             self._lock = None
 
-    def abandon(self) -> None:
-        """Release the lock without publishing (tests of what a crash leaves)."""
-        if self._lock is not None:
-            self._lock.close()
-            self._lock = None
-
 
 # ---- salvage ----------------------------------------------------------------------------
 
@@ -269,12 +263,6 @@ def salvage_file(path: Path) -> Salvaged:
     name = parsed
     while path.with_name(name.final()).exists():  # never overwrite a published file
         name = name.next_seq()
-    final = path.with_name(name.final())
-    temp = path.with_name(f".{final.name}.salvage")
-    with open(temp, "wb") as fh:
-        fh.write(body)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(temp, final)
+    final = atomic_write(path.with_name(name.final()), body)
     path.unlink()
     return Salvaged(path, final, records, dropped)

@@ -23,7 +23,6 @@ from ml import registry
 from ml.scorer import ScoringModel
 
 log = logging.getLogger("bidder.models")
-NAMES = ("ctr", "cvr")
 
 
 @dataclass

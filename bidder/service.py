@@ -27,13 +27,13 @@ from typing import NamedTuple
 
 import orjson
 
+from bidder.bid_request import RequestError, parse_request
 from bidder.budget import BudgetStore, open_store
 from bidder.decision import TIMEOUT, CampaignPlan, Engine, ImpDecision
 from bidder.event_logs import BidderLogs
 from bidder.lag import LoopLag
 from bidder.metrics import Metrics, label
 from bidder.models import Models
-from bidder.openrtb import RequestError, parse_request
 from bidder.pacing import Pacer
 from bidder.response import bid_object, bid_response
 from bidder.settings import Settings

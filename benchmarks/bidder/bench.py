@@ -15,11 +15,11 @@ Throughput (wrk, closed loop: 1 thread, 50 keep-alive connections, 2 s warm-up, 
 BIDLAKE_BENCH_BIDDER_SECONDS, default 10 s), every server POSTed the same 2,000 distinct
 OpenRTB 2.6 bodies in turn (wrk Lua script): site and app traffic, eight slot sizes, 15
 countries, four device types, audience segments, 1-2 imps, floors 0.05-3.00, plus the ten
-shared fixture requests (../shared/fixtures/openrtb):
+OpenRTB fixture requests of tests/fixtures/openrtb:
 - ceiling: a raw ASGI app answering a constant JSON body (benchmarks/bidder/ceiling.py);
 - starlette: the same constant body through Starlette's router/Request/Response — what a
   routing layer would cost, the reason bidder.app is raw ASGI;
-- parse only: the ceiling plus orjson and bidder.openrtb.parse_request — what reading an
+- parse only: the ceiling plus orjson and bidder.bid_request.parse_request — what reading an
   OpenRTB request costs in Python before any decision;
 - bidder: `bidlake serve` (the real CLI) with in-memory budgets and JSONL tracking logs;
   about 40 % of the imps get a bid. The campaign book is the shared one with every budget
@@ -59,6 +59,7 @@ from benchmarks.harness import Figure
 PART = "bidder"
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
+OPENRTB_FIXTURES = REPO / "tests" / "fixtures" / "openrtb"
 SERVER_CPU, LOAD_CPU = "0", "1"
 
 WRK_SCRIPT = """
@@ -199,9 +200,12 @@ def bodies(n: int, seed: int = 1) -> list[bytes]:
 
 
 def fixture_bodies() -> list[bytes]:
-    """The shared OpenRTB fixture requests, one line each (they join the mix as is)."""
-    folder = REPO.parent / "shared" / "fixtures" / "openrtb"
-    return [orjson.dumps(orjson.loads(p.read_bytes())) for p in sorted(folder.glob("*request*"))]
+    """The OpenRTB fixture requests, one line each (they join the mix as is); an error when
+    the folder is missing or has none, so the mix never silently loses them."""
+    paths = sorted(OPENRTB_FIXTURES.glob("*request*"))
+    if not paths:
+        raise FileNotFoundError(f"no OpenRTB fixture requests (*request*) in {OPENRTB_FIXTURES}")
+    return [orjson.dumps(orjson.loads(p.read_bytes())) for p in paths]
 
 
 def _models(root: Path) -> None:

@@ -5,7 +5,7 @@ uvloop, one worker) answering a constant JSON body —
 - `starlette_app`: through Starlette's router, Request and Response (what a routing layer
   costs);
 - `parse_app`: raw ASGI that also decodes the body and derives the bid_request fields with
-  bidder.openrtb.parse_request, then answers the constant body (what reading an OpenRTB
+  bidder.bid_request.parse_request, then answers the constant body (what reading an OpenRTB
   request costs before any decision: the floor of any bidder written this way).
 
 All read the request body, as the bidder must."""
@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bidder.openrtb import RequestError, parse_request
+from bidder.bid_request import RequestError, parse_request
 
 BODY = b'{"id":"1","seatbid":[{"bid":[{"id":"1","impid":"1","price":1.0}]}]}'
 HEADERS = [(b"content-type", b"application/json"), (b"content-length", str(len(BODY)).encode())]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,8 +16,10 @@ from bidder.settings import Settings
 from ml import registry
 from ml.artifact import new_document, write_artifact
 from ml.features import default_spec
+from tests.conftest import FIXTURES
+from tests.support.polling import eventually
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "openrtb"
+OPENRTB_FIXTURES = FIXTURES / "openrtb"  # the OpenRTB requests of tests/fixtures/openrtb
 CTR_LOGIT = -5.8  # pCTR ~ 0.3 %, typical display
 CVR_LOGIT = -2.9  # pCVR ~ 5 % of clicks
 
@@ -108,19 +109,20 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+    def pong() -> bool:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2) as conn:
+            conn.sendall(b"PING\r\n")
+            return conn.recv(16).startswith(b"+PONG")
+
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2) as conn:
-                    conn.sendall(b"PING\r\n")
-                    if conn.recv(16).startswith(b"+PONG"):
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"redis-server did not start on port {port}")
-            time.sleep(0.02)
+        eventually(
+            pong,
+            timeout=10,
+            interval=0.02,
+            what=f"redis-server answering PING on port {port}",
+            alive=lambda: process.poll() is None,
+        )
         yield f"redis://127.0.0.1:{port}/0"
     finally:
         process.terminate()
@@ -160,11 +162,13 @@ def serving(app: object) -> Iterator[str]:
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
     thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.01)
+    eventually(
+        lambda: server.started,
+        timeout=30,
+        interval=0.01,
+        what="the test server started",
+        alive=thread.is_alive,
+    )
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

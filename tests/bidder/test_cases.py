@@ -3,8 +3,10 @@
 - `cases/exemplary/*.json`: valid requests; the expected bids (imp -> campaign, creative,
   price, deal, markup kind) and every other imp's no-bid reason.
 - `cases/supplemental/*.json`: bad input; the expected 4xx status and error text.
-- the shared OpenRTB fixtures (../shared/fixtures/openrtb), with expectations in
-  `cases/fixtures.json`.
+- the OpenRTB fixture requests of tests/fixtures/openrtb (real-format examples from the
+  IAB spec, google/openrtb and Prebid Server), with expectations in `cases/fixtures.json`.
+
+A missing or empty case or fixture folder is a collection error naming it, never zero cases.
 
 Each case runs against a fresh app (lifespan entered with `with TestClient(app)`), the test
 campaign book (`cases/campaigns.json`), constant models (pCTR 0.30 %, pCVR 5.2 %) and a
@@ -28,19 +30,21 @@ from starlette.testclient import TestClient
 from bidder.app import create_app
 from bidder.settings import Settings
 from contract import events as contract
-from tests.bidder.conftest import FIXTURES, iso_ms
+from tests.bidder.conftest import OPENRTB_FIXTURES, iso_ms
+from tests.conftest import fixture_files
 
 CASES = Path(__file__).parent / "cases"
 BOOK = CASES / "campaigns.json"
 FIXTURE_EXPECT = orjson.loads((CASES / "fixtures.json").read_bytes())
+FIXTURE_REQUESTS = fixture_files(OPENRTB_FIXTURES, "*request*.json")
 
 
 def _case_files() -> list[Any]:
     params = []
     for kind in ("exemplary", "supplemental"):
-        for path in sorted((CASES / kind).glob("*.json")):
+        for path in fixture_files(CASES / kind, "*.json"):
             params.append(pytest.param(orjson.loads(path.read_bytes()), id=f"{kind}/{path.stem}"))
-    for path in sorted(FIXTURES.glob("*request*.json")):
+    for path in FIXTURE_REQUESTS:
         expect = FIXTURE_EXPECT[path.name]
         case = {
             "description": expect["why"],
@@ -50,6 +54,22 @@ def _case_files() -> list[Any]:
         }
         params.append(pytest.param(case, id=f"fixtures/{path.stem}"))
     return params
+
+
+def test_every_openrtb_fixture_request_is_a_case() -> None:
+    assert len(FIXTURE_REQUESTS) == 10
+    expected = sorted(name for name in FIXTURE_EXPECT if not name.startswith("_"))
+    assert [p.name for p in FIXTURE_REQUESTS] == expected
+
+
+def test_a_missing_or_empty_fixture_folder_fails_loudly(tmp_path: Path) -> None:
+    missing = tmp_path / "openrtb"
+    with pytest.raises(FileNotFoundError, match=re.escape(f"{missing} does not exist")):
+        fixture_files(missing, "*request*.json")
+    missing.mkdir()
+    (missing / "README.md").write_text("no requests here")
+    with pytest.raises(FileNotFoundError, match=re.escape(f"{missing} has no files matching")):
+        fixture_files(missing, "*request*.json")
 
 
 def _body(request: dict[str, Any]) -> bytes:

@@ -10,10 +10,10 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 import orjson
@@ -21,8 +21,10 @@ import orjson
 from contract.landing_names import INPROGRESS_SUFFIX, is_closed_log
 from tests.bidder.conftest import free_port
 from tests.bidder.test_cases import BOOK, read_events
-from tests.bidder.test_tracking import request
+from tests.bidder.test_service import request
+from tests.support.polling import NeverHappened, eventually
 
+T = TypeVar("T")
 SECRET = "s3cret-value-never-printed"
 
 
@@ -33,12 +35,18 @@ class Server:
     def output(self) -> str:
         return self.stderr.read_text(errors="replace")
 
+    def wait(self, probe: Callable[[], T], what: str, timeout: float = 30) -> T:
+        """`eventually(probe)` while the server runs; a failure carries the server's output."""
+        try:
+            return eventually(probe, timeout=timeout, interval=0.02, what=what, alive=self.running)
+        except NeverHappened as exc:
+            raise NeverHappened(f"{exc}\n--- bidlake serve output ---\n{self.output()}") from None
+
+    def running(self) -> bool:
+        return self.process.poll() is None
+
     def wait_for_output(self, text: str, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while text not in self.output():
-            if time.monotonic() > deadline or self.process.poll() is not None:
-                raise AssertionError(f"{text!r} never appeared:\n{self.output()}")
-            time.sleep(0.02)
+        self.wait(lambda: text in self.output(), f"{text!r} in the output", timeout)
 
 
 @contextmanager
@@ -52,16 +60,11 @@ def bidlake_serve(home: Path, *flags: str) -> Iterator[Server]:
         process = subprocess.Popen(command, env=env, stdout=err, stderr=subprocess.STDOUT)
     server = Server(process, f"http://127.0.0.1:{port}", stderr)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(server.url + "/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"bidlake serve did not get ready:\n{server.output()}")
-            time.sleep(0.05)
+        server.wait(
+            lambda: httpx.get(server.url + "/readyz", timeout=1).status_code == 200,
+            "bidlake serve ready (/readyz 200)",
+            timeout=60,
+        )
         yield server
     finally:
         if process.poll() is None:
@@ -120,19 +123,19 @@ def test_serve_prints_config_and_drains_on_sigterm(home: Path, models_root: Path
 def test_two_workers_share_the_port_metrics_and_landing(home: Path, models_root: Path) -> None:
     with bidlake_serve(home, "--workers", "2") as server:
         send_bids(server.url, 40, "r", fresh_connections=True)
+
         # Each worker publishes its counters about once a second; /metrics adds them up.
-        deadline = time.monotonic() + 20
-        while True:
+        def all_answered() -> bool:
             text = httpx.get(server.url + "/metrics").text
             answered = sum(
                 int(line.rsplit(" ", 1)[1])
                 for line in text.splitlines()
                 if line.startswith("bidder_requests_total{")
             )
-            if answered == 40 or time.monotonic() > deadline:
-                break
-            time.sleep(0.1)
-        assert answered == 40
+            assert answered == 40, f"/metrics counts {answered} of 40 requests"
+            return True
+
+        server.wait(all_answered, "/metrics summed over both workers", timeout=20)
         server.process.send_signal(signal.SIGTERM)
         assert server.process.wait(timeout=30) == 0
         out = server.output()
@@ -150,15 +153,15 @@ def test_two_workers_share_the_port_metrics_and_landing(home: Path, models_root:
 def test_killed_bidder_is_salvaged_by_its_successor(home: Path, models_root: Path) -> None:
     with bidlake_serve(home, "--log-flush-s", "0.05") as first:
         send_bids(first.url, 30, "r")
+
         # Wait until the periodic flush handed all 30 events to the OS, then crash.
-        deadline = time.monotonic() + 20
-        while True:
+        def all_flushed() -> bool:
             _, open_files = landing_files(home, "bid_request")
             lines = sum(p.read_bytes().count(b"\n") for p in open_files)
-            if lines == 30 or time.monotonic() > deadline:
-                break
-            time.sleep(0.02)
-        assert lines == 30
+            assert lines == 30, f"{lines} of 30 events flushed"
+            return True
+
+        first.wait(all_flushed, "the flush of all 30 events to the OS", timeout=20)
         first.process.send_signal(signal.SIGKILL)
         assert first.process.wait(timeout=30) == -signal.SIGKILL
     published, open_files = landing_files(home, "bid_request")

@@ -81,8 +81,8 @@ def test_a_live_writer_id_cannot_be_opened_twice(tmp_path: Path) -> None:
 CRASHING_WRITER = """
 import os, signal, sys
 from bidder.event_logs import BidderLogs
-landing, t0 = sys.argv[1], int(sys.argv[2])
-logs = BidderLogs(landing, "w-dead", rotate_s=3600)
+landing, t0, writer_id = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+logs = BidderLogs(landing, writer_id, rotate_s=3600)
 logs.open(now_ms=t0)
 for i in range(3):
     logs.write("click", {"event_id": f"c{i}", "event_time": t0, "bid_id": "b", "campaign_id": "x"})
@@ -92,13 +92,20 @@ os.kill(os.getpid(), signal.SIGKILL)  # c99 is still in the userspace buffer
 """
 
 
+def crash_a_writer(landing: Path, writer_id: str) -> None:
+    """Run CRASHING_WRITER as `writer_id`: three events reach the OS, then SIGKILL."""
+    crash = subprocess.run(
+        [sys.executable, "-c", CRASHING_WRITER, str(landing), str(T0), writer_id]
+    )
+    assert crash.returncode == -signal.SIGKILL
+
+
 def test_a_crashed_writers_files_are_salvaged_by_the_next_bidder(tmp_path: Path) -> None:
     alive = BidderLogs(tmp_path, "w-alive")
     alive.open(now_ms=T0)
     alive.write("click", click(50))
     alive.tick(T0 + 1_000)
-    crash = subprocess.run([sys.executable, "-c", CRASHING_WRITER, str(tmp_path), str(T0)])
-    assert crash.returncode == -signal.SIGKILL
+    crash_a_writer(tmp_path, "w-dead")
     (temp,) = [p for p in in_progress(tmp_path) if "w-dead" in p.name]
     with temp.open("ab") as fh:
         fh.write(b'{"event_id": "torn", "event_ti')  # as if it died in the middle of a line
@@ -121,14 +128,10 @@ def test_a_crashed_writers_files_are_salvaged_by_the_next_bidder(tmp_path: Path)
 
 
 def test_a_restart_under_the_same_writer_id_salvages_before_reusing_names(tmp_path: Path) -> None:
-    crashed = BidderLogs(tmp_path, "w1")
-    crashed.open(now_ms=T0)
-    crashed.write("click", click(1))
-    crashed.tick(T0 + 1_000)
-    crashed.abandon()
+    crash_a_writer(tmp_path, "w1")
     again = BidderLogs(tmp_path, "w1")  # a reused pid gives the same default writer id
     again.open(now_ms=T0)
-    assert [s.records for s in again.salvaged] == [1]
+    assert [s.records for s in again.salvaged] == [3]
     again.write("click", click(2))
     again.close()
     names = [p.name for p in published(tmp_path)]

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from bidder.bid_request import parse_request
 from bidder.budget import MemoryStore
 from bidder.decision import CampaignPlan, Engine
 from bidder.models import Models
-from bidder.openrtb import parse_request
 from bidder.pacing import DAY_MS, Pacer, day_fraction
 from bidlake.campaigns import Campaign, Creative, Targeting
 from tests.bidder.conftest import iso_ms

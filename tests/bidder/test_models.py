@@ -1,13 +1,13 @@
-"""Model hot reload under load: a real server (uvicorn, httptools) answers a stream of
-concurrent bid requests while CURRENT moves between versions — including to an artifact
-that fails verification. No request fails, every bid is priced by exactly one whole
-model version, and the bidder ends on the last good version."""
+"""bidder.models, the hot reload under load: a real server (uvicorn, httptools) answers a
+stream of concurrent bid requests while CURRENT moves between versions — including to an
+artifact that fails verification. No request fails, every bid is priced by exactly one
+whole model version, and the bidder ends on the last good version."""
 
 from __future__ import annotations
 
 import asyncio
 import math
-import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,8 @@ from bidder.settings import Settings
 from ml import registry
 from tests.bidder.conftest import serving, write_model
 from tests.bidder.test_cases import BOOK, read_events
-from tests.bidder.test_tracking import NOON, request
+from tests.bidder.test_service import NOON, request
+from tests.support.polling import eventually
 
 # Constant models: each version predicts its own, recognizable pCTR for every request.
 VERSIONS = {"ctr-v1": -5.8, "ctr-v2": -5.0, "ctr-v3": -4.6}
@@ -43,22 +44,26 @@ def corrupt(models_root: Path, version: str) -> None:
     temp.replace(current)
 
 
-async def wait_for_version(client: httpx.AsyncClient, version: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 20
-    while True:
-        ready = (await client.get("/readyz")).json()
-        if ready["models"]["ctr"]["version"] == version or time.monotonic() > deadline:
-            return ready
-        await asyncio.sleep(0.02)
+async def readyz_once(
+    url: str, holds: Callable[[dict[str, Any]], bool], what: str
+) -> dict[str, Any]:
+    """/readyz once `holds(its ctr slot)`; fails naming `what` and the last answer after
+    20 s. Polls from a thread, so the load keeps running on the event loop meanwhile."""
+
+    def probe() -> dict[str, Any]:
+        ready: dict[str, Any] = httpx.get(url + "/readyz", timeout=5).json()
+        assert holds(ready["models"]["ctr"]), f"/readyz: {ready}"
+        return ready
+
+    return await asyncio.to_thread(eventually, probe, timeout=20, interval=0.02, what=what)
 
 
-async def wait_for_error(client: httpx.AsyncClient) -> dict[str, Any]:
-    deadline = time.monotonic() + 20
-    while True:
-        ready = (await client.get("/readyz")).json()
-        if ready["models"]["ctr"]["error"] or time.monotonic() > deadline:
-            return ready
-        await asyncio.sleep(0.02)
+async def wait_for_version(url: str, version: str) -> dict[str, Any]:
+    return await readyz_once(url, lambda ctr: ctr["version"] == version, f"ctr at {version}")
+
+
+async def wait_for_error(url: str) -> dict[str, Any]:
+    return await readyz_once(url, lambda ctr: bool(ctr["error"]), "a ctr load error")
 
 
 @pytest.mark.anyio
@@ -88,12 +93,10 @@ async def test_hot_reload_under_load(settings: Settings, models_root: Path) -> N
             workers = [asyncio.create_task(load(w)) for w in range(8)]
             for version in ("ctr-v2", "ctr-v3", "ctr-v1", "ctr-v3"):
                 registry.set_current("ctr", version, models_root)
-                assert (await wait_for_version(client, version))["models"]["ctr"][
-                    "version"
-                ] == version
+                await wait_for_version(url, version)
                 await asyncio.sleep(0.05)  # let the load run on this version a little
             corrupt(models_root, "ctr-bad")
-            ready = await wait_for_error(client)
+            ready = await wait_for_error(url)
             assert ready["ready"] is True
             assert ready["models"]["ctr"]["version"] == "ctr-v3"  # kept the good model
             assert "checksum mismatch" in ready["models"]["ctr"]["error"]

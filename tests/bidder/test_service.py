@@ -1,5 +1,6 @@
-"""Win notices, clicks and conversions through the URLs the bidder puts into its bids: the
-events they log, the spend they count, and the notices they refuse."""
+"""bidder.service's handlers, through the app: win notices, clicks and conversions via the
+URLs the bidder puts into its bids (bidder.urls) — the events they log, the spend they count,
+the notices they refuse — and /readyz, /healthz, /metrics and the tracking-log formats."""
 
 from __future__ import annotations
 

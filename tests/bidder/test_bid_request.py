@@ -1,4 +1,5 @@
-"""OpenRTB -> the bid_request event's fields (the features' raw input), and what is refused."""
+"""bidder.bid_request: OpenRTB -> the bid_request event's fields (the features' raw input),
+and what is refused."""
 
 from __future__ import annotations
 
@@ -6,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from bidder import useragent
-from bidder.openrtb import RequestError, parse_request, to_micros
+from bidder.bid_request import RequestError, parse_request, to_micros
 from tests.bidder.conftest import iso_ms
 
 NOON = iso_ms("2026-01-05T12:00:00Z")
@@ -38,62 +38,11 @@ def test_user_geo_is_the_fallback() -> None:
     assert parse(user={"geo": {"country": "FRA"}}).base["country"] == "FR"
 
 
-@pytest.mark.parametrize(
-    ("ua", "expected"),
-    [
-        (
-            "Mozilla/5.0 (iPad; CPU OS 17_0 like Mac OS X) AppleWebKit/605 Safari/604.1",
-            ("tablet", "ios", "safari"),
-        ),
-        (
-            "Mozilla/5.0 (Linux; Android 14; Pixel 8) Chrome/120 Mobile Safari/537.36",
-            ("phone", "android", "chrome"),
-        ),
-        (
-            "Mozilla/5.0 (Linux; Android 13; SM-X700) AppleWebKit/537.36 Chrome/120 Safari/537.36",
-            ("tablet", "android", "chrome"),
-        ),
-        (
-            "Mozilla/5.0 (Linux; Android 14) SamsungBrowser/23.0 Chrome/115 Mobile Safari/537.36",
-            ("phone", "android", "samsung"),
-        ),
-        (
-            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120 Safari/537.36 Edg/120.0",
-            ("desktop", "windows", "edge"),
-        ),
-        (
-            "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0",
-            ("desktop", "linux", "firefox"),
-        ),
-        ("curl/8.0", ("desktop", "other", "other")),
-        ("", ("", "", "")),
-    ],
-)
-def test_user_agent(ua: str, expected: tuple[str, str, str]) -> None:
-    assert useragent.parse(ua) == expected
-
-
 def test_device_fields_win_over_the_user_agent() -> None:
     ua = "Mozilla/5.0 (Windows NT 10.0) Chrome/120 Safari/537.36"
     base = parse(device={"ua": ua, "devicetype": 5, "os": "Android"}).base
     assert (base["device_type"], base["os"], base["browser"]) == ("tablet", "android", "chrome")
     assert parse(device={"ua": ua, "devicetype": 99}).base["device_type"] == "desktop"
-
-
-@pytest.mark.parametrize(
-    ("name", "value"),
-    [
-        ("iOS", "ios"),
-        ("iPadOS", "ios"),
-        ("OS X", "macos"),
-        ("Windows Phone", "windows"),
-        ("Chrome OS", "linux"),
-        ("Tizen", "other"),
-        ("", ""),
-    ],
-)
-def test_os_names(name: str, value: str) -> None:
-    assert useragent.os_from_name(name) == value
 
 
 def test_app_traffic_has_browser_app_and_bundle() -> None:
