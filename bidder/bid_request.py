@@ -48,6 +48,10 @@ from bidder import useragent
 from bidder.countries import ALPHA3_TO_ALPHA2
 
 MAX_IMPS = 64  # more imps than any exchange sends in one request; beyond -> 400
+# Ids travel into signed tracking URLs and the lake: bounded, and never with control
+# characters (a separator byte inside an id once let one token pose as another).
+MAX_ID_CHARS = 256
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 MAX_SEGMENTS = 64
 MICROS = 1_000_000
 
@@ -163,6 +167,15 @@ def _want_obj(value: object, where: str) -> dict | None:
     if value is None or type(value) is dict:
         return value  # type: ignore[return-value]
     raise RequestError(where, f"expected an object, got {_type_name(value)}")
+
+
+def _check_id(value: str, where: str) -> str:
+    """An id that may go into a tracking URL: at most MAX_ID_CHARS, no control characters."""
+    if len(value) > MAX_ID_CHARS:
+        raise RequestError(where, f"at most {MAX_ID_CHARS} characters, got {len(value)}")
+    if _CONTROL_CHARS.search(value):
+        raise RequestError(where, "must not contain control characters")
+    return value
 
 
 def _want_str(value: object, where: str) -> str:
@@ -353,6 +366,7 @@ def _id_and_imps(data: dict) -> tuple[str, list]:
         request_id = _want_str(request_id, "id")
     if not request_id:
         raise RequestError("id", "required, a non-empty string")
+    _check_id(request_id, "id")
     raw_imps = data.get("imp")
     if type(raw_imps) is not list or not raw_imps:
         raw_imps = _want_objs(raw_imps, "imp")
@@ -539,10 +553,11 @@ def _user_id(user: dict, device: dict) -> str:
     if type(user_id) is not str:
         user_id = _want_str(user_id, "user.id")
     if user_id:
-        return user_id
-    return _want_str(device.get("ifa"), "device.ifa") or _want_str(
-        user.get("buyeruid"), "user.buyeruid"
-    )
+        return _check_id(user_id, "user.id")
+    ifa = _want_str(device.get("ifa"), "device.ifa")
+    if ifa:
+        return _check_id(ifa, "device.ifa")
+    return _check_id(_want_str(user.get("buyeruid"), "user.buyeruid"), "user.buyeruid")
 
 
 def _segments(data: object) -> list[str]:
@@ -588,6 +603,7 @@ def _imp(raw: dict, index: int, account_currency: str) -> Imp:
         imp_id = _want_str(imp_id, where + "id")
     if not imp_id:
         raise RequestError(where + "id", "required, a non-empty string")
+    _check_id(imp_id, where + "id")
     banner = get("banner")
     sizes, box, pos = _banner(banner, where + "banner") if banner is not None else ((), None, -1)
     video, video_pos = (

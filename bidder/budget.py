@@ -17,7 +17,9 @@ the TTL is generous (exchanges send notices within seconds).
 
 Frequency caps count impressions per (day, campaign, user) from win notices and are
 checked in the same atomic step as the reservation. Repeated win notices for one bid
-(exchanges retry) are counted once within `win_dedupe_s`.
+(exchanges retry) are counted once: the win is claimed in the store's `claims`
+(bidder.notices) for `win_dedupe_s`, which the service sets to cover the click window, so
+the same claim also says "this bid won" to the click and conversion endpoints.
 
 `MemoryStore` keeps all of it in dicts (the event loop is single-threaded, so no locks).
 `RedisStore` does each check-and-reserve and each win in one Lua script — atomic across
@@ -30,9 +32,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import deque
 from typing import NamedTuple
 
+from bidder.notices import MemoryClaims, NoticeClaims, RedisClaims
 from bidder.pacing import DAY_MS, day_of
 
 log = logging.getLogger("bidder.budget")
@@ -59,6 +61,7 @@ class BudgetStore:
     """The interface both stores implement."""
 
     ttl_ms: int
+    claims: NoticeClaims  # which notices were counted (bidder.notices)
 
     async def start(self, campaign_ids: list[str]) -> None:
         """Connect / start background refresh."""
@@ -137,15 +140,24 @@ class _Buckets:
 
 
 class MemoryStore(BudgetStore):
-    def __init__(self, reservation_ttl_s: int = 60, win_dedupe_s: int = 900) -> None:
+    def __init__(
+        self,
+        reservation_ttl_s: int = 60,
+        win_dedupe_s: int = 900,
+        claims: NoticeClaims | None = None,
+    ) -> None:
         self.ttl_ms = reservation_ttl_s * 1000
         self.dedupe_ms = win_dedupe_s * 1000
+        # Budgets are this process's; which notices were counted is shared (SQLite) when
+        # the caller gives a shared claims store, so workers and restarts never bill twice.
+        self.claims = claims if claims is not None else MemoryClaims()
         self._spent: dict[tuple[str, int], int] = {}
         self._reserved: dict[tuple[str, int], _Buckets] = {}
         self._freq: dict[tuple[int, str, str], int] = {}
         self._freq_day = -1
-        self._wins: set[str] = set()
-        self._win_order: deque[tuple[int, str]] = deque()
+
+    async def close(self) -> None:
+        await self.claims.close()
 
     def spent(self, campaign_id: str, now_ms: int) -> int:
         return self._spent.get((campaign_id, day_of(now_ms)), 0)
@@ -216,11 +228,8 @@ class MemoryStore(BudgetStore):
         spend: int,
         now_ms: int,
     ) -> bool:
-        self._expire_wins(now_ms)
-        if bid_id in self._wins:
+        if not await self.claims.claim(f"win:{bid_id}", self.dedupe_ms, now_ms):
             return False
-        self._wins.add(bid_id)
-        self._win_order.append((now_ms + self.dedupe_ms, bid_id))
         day = day_of(bid_time_ms)
         key = (campaign_id, day)
         self._spent[key] = self._spent.get(key, 0) + spend
@@ -235,11 +244,6 @@ class MemoryStore(BudgetStore):
             self._freq[fkey] = self._freq.get(fkey, 0) + 1
         self._forget_old_days(now_ms)
         return True
-
-    def _expire_wins(self, now_ms: int) -> None:
-        order = self._win_order
-        while order and order[0][0] <= now_ms:
-            self._wins.discard(order.popleft()[1])
 
     def _forget_old_days(self, now_ms: int) -> None:
         oldest = day_of(now_ms) - 2  # keep yesterday for late notices
@@ -318,6 +322,9 @@ class RedisStore(BudgetStore):
         self._reserve = self.client.register_script(_RESERVE)
         self._win = self.client.register_script(_WIN)
         self._release = self.client.register_script(_RELEASE)
+        # The win script claims `<prefix>:win:<bid>` itself; clicks and conversions claim
+        # their keys beside it, and ask for the win's, through the same client.
+        self.claims = RedisClaims(self.client, prefix)
         self._campaigns: list[str] = []
         self._view: dict[str, tuple[int, int, int]] = {}  # campaign -> (day, spent, reserved)
         self._task: asyncio.Task[None] | None = None
@@ -453,8 +460,12 @@ def open_store(
     reservation_ttl_s: int,
     win_dedupe_s: int,
     refresh_s: float,
+    claims: NoticeClaims | None = None,
 ) -> BudgetStore:
-    """The store a `--state` setting names: "memory" or a redis:// URL."""
+    """The store a `--state` setting names: "memory" or a redis:// URL.
+
+    `claims` is used by the memory store (the Redis store claims in Redis).
+    """
     if state == "memory":
-        return MemoryStore(reservation_ttl_s, win_dedupe_s)
+        return MemoryStore(reservation_ttl_s, win_dedupe_s, claims)
     return RedisStore(state, prefix, reservation_ttl_s, win_dedupe_s, refresh_s)

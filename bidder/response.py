@@ -14,7 +14,7 @@ from html import escape
 import orjson
 
 from bidder.decision import ImpDecision
-from bidder.urls import AUCTION_PRICE_MACRO, CONVERSION_VALUE_MACRO, quote_value
+from bidder.urls import AUCTION_PRICE_MACRO, CONVERSION_VALUE_MACRO, SignedUrls, quote_value
 
 MTYPE = {"banner": 1, "video": 2, "audio": 3, "native": 4}
 
@@ -60,7 +60,7 @@ def native_adm(click_url: str, image_url: str, title: str) -> str:
 def bid_object(
     decision: ImpDecision,
     bid_id: str,
-    token_query: str,
+    urls: SignedUrls,
     base_url: str,
     creative_base_url: str,
 ) -> dict[str, object]:
@@ -68,8 +68,8 @@ def bid_object(
     assert priced is not None
     campaign = priced.plan.campaign
     creative = priced.creative
-    click_url = f"{base_url}/click?{token_query}"
-    conversion_url = f"{base_url}/conversion?{token_query}&value={CONVERSION_VALUE_MACRO}"
+    click_url = f"{base_url}/click?{urls.click}"
+    conversion_url = f"{base_url}/conversion?{urls.conversion}&value={CONVERSION_VALUE_MACRO}"
     asset = f"{creative_base_url}/{quote_value(creative.creative_id)}"
     if priced.ad_format == "video":
         adm = video_adm(
@@ -83,7 +83,7 @@ def bid_object(
         "id": bid_id,
         "impid": decision.imp.id,
         "price": priced.price_micros / 1_000_000,
-        "nurl": f"{base_url}/win?{token_query}&price={AUCTION_PRICE_MACRO}",
+        "nurl": f"{base_url}/win?{urls.win}&price={AUCTION_PRICE_MACRO}",
         "adm": adm,
         "adomain": list(campaign.adomain),
         "cid": campaign.campaign_id,

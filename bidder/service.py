@@ -34,6 +34,7 @@ from bidder.event_logs import BidderLogs
 from bidder.lag import LoopLag
 from bidder.metrics import Metrics, label
 from bidder.models import Models
+from bidder.notices import SqliteClaims
 from bidder.pacing import Pacer
 from bidder.response import bid_object, bid_response
 from bidder.settings import Settings
@@ -43,6 +44,7 @@ from bidder.urls import (
     Signer,
     Token,
     TokenError,
+    has_control_characters,
     parse_amount_micros,
 )
 from bidlake.campaigns import Campaign, load_campaigns
@@ -61,6 +63,7 @@ PIXEL = bytes.fromhex(
 )
 CONVERSION_TYPES = frozenset({"", "purchase", "signup", "install", "lead"})
 MAX_ORDER_ID = 128
+FUTURE_SKEW_MS = 60_000  # clocks of a fleet agree within this; a later bid time is forged
 
 
 class Answer(NamedTuple):
@@ -82,7 +85,9 @@ class Bidder:
         self.settings = settings
         self.clock = clock or now_ms  # epoch ms; tests pin it (hour targeting, pacing)
         self.metrics = Metrics()
-        self.signer = Signer(settings.secret)
+        key, retired = settings.tracking_keys()
+        self.tracking_key = key
+        self.signer = Signer(key.secret, retired)
         self.pacer = Pacer(settings.pacing_slack_hours, settings.pacing_min_factor)
         # Ids: a random per-process prefix and a counter — unique across a fleet without
         # coordination, and ~10x cheaper than uuid4 on the hot path.
@@ -119,8 +124,11 @@ class Bidder:
             s.state,
             prefix=s.redis_prefix,
             reservation_ttl_s=s.reservation_ttl_s,
-            win_dedupe_s=s.win_dedupe_s,
+            # A win is remembered for the click window: the same claim dedupes repeated
+            # win notices and tells the click endpoint that the bid won.
+            win_dedupe_s=max(s.win_dedupe_s, s.click_window_s),
             refresh_s=s.state_refresh_s,
+            claims=SqliteClaims(s.notices_path) if s.state == "memory" else None,
         )
         await store.start(list(self.campaigns))
         self.store = store
@@ -287,7 +295,7 @@ class Bidder:
                     bid_price_micros=priced.price_micros,
                 )
                 bids.append(
-                    bid_object(d, bid_id, self.signer.query(token), s.base_url, s.creative_base_url)
+                    bid_object(d, bid_id, self.signer.urls(token), s.base_url, s.creative_base_url)
                 )
                 logs.write(
                     "bid",
@@ -320,32 +328,46 @@ class Bidder:
 
     # ---- tracking endpoints ----
 
+    def _age_problem(self, token: Token, now: int, window_s: int, what: str) -> str | None:
+        """Why a notice is too old (or from the future) to count, or None."""
+        age_ms = now - token.bid_time_ms
+        if age_ms > window_s * 1000:
+            return f"{what} for a bid {age_ms // 1000} s old; refused after {window_s} s"
+        if age_ms < -FUTURE_SKEW_MS:
+            return f"{what} for a bid timed {-age_ms // 1000} s in the future"
+        return None
+
     async def win(self, query: bytes) -> Answer:
         assert self.store is not None and self.logs is not None
+        s, t = self.settings, self.clock()
         try:
-            token, params = self.signer.read(query)
+            token, params = self.signer.read(query, "win")
             price = params.get("price", "")
             if not price or price == AUCTION_PRICE_MACRO:
                 raise TokenError("win notice without a clearing price (${AUCTION_PRICE} unset)")
             clearing = parse_amount_micros(price, "price")
+            problem = self._age_problem(token, t, s.win_dedupe_s, "win notice")
+            if problem:
+                raise TokenError(problem)
         except TokenError as exc:
             self.metrics.track("win_rejected")
             return bad_request(str(exc))
-        t = self.clock()
+        # A second-price exchange charges at most the bid, a first-price one exactly the
+        # bid: a price above it is an exchange error or a forgery, and never billed.
+        billed = min(clearing, token.bid_price_micros)
         counted = await self.store.record_win(
             token.bid_id,
             token.campaign_id,
             token.user_id,
             token.bid_time_ms,
             reserved=token.bid_price_micros,
-            spend=clearing,
+            spend=billed,
             now_ms=t,
         )
         if not counted:
             self.metrics.track("win_duplicate")
             return Answer(200, TEXT, b"")
         if clearing > token.bid_price_micros:
-            # Exchanges must not charge above the bid; count it, bill what they say.
             self.metrics.track("win_above_bid")
         self.metrics.track("win")
         self.logs.write(
@@ -357,30 +379,41 @@ class Bidder:
                 "request_id": token.request_id,
                 "campaign_id": token.campaign_id,
                 "creative_id": token.creative_id,
-                "clearing_price_micros": clearing,
+                "clearing_price_micros": billed,
                 "user_id": token.user_id,
             },
         )
         return Answer(200, TEXT, b"")
 
     async def click(self, query: bytes) -> Answer:
-        assert self.logs is not None
+        assert self.store is not None and self.logs is not None
+        s, t = self.settings, self.clock()
         try:
-            token, _ = self.signer.read(query)
+            token, _ = self.signer.read(query, "click")
+            problem = self._age_problem(token, t, s.click_window_s, "click")
+            if problem:
+                raise TokenError(problem)
         except TokenError as exc:
             self.metrics.track("click_rejected")
             return bad_request(str(exc))
-        self.metrics.track("click")
-        self.logs.write(
-            "click",
-            {
-                "event_id": f"clk-{self.new_id()}",
-                "event_time": self.clock(),
-                "bid_id": token.bid_id,
-                "campaign_id": token.campaign_id,
-                "user_id": token.user_id,
-            },
-        )
+        claims = self.store.claims
+        # The user is sent on to the advertiser either way; only the count is refused.
+        if not await claims.claimed(f"win:{token.bid_id}", t):
+            self.metrics.track("click_not_won")
+        elif not await claims.claim(f"click:{token.bid_id}", s.conversion_window_s * 1000, t):
+            self.metrics.track("click_duplicate")
+        else:
+            self.metrics.track("click")
+            self.logs.write(
+                "click",
+                {
+                    "event_id": f"clk-{token.bid_id}",  # one click per bid
+                    "event_time": t,
+                    "bid_id": token.bid_id,
+                    "campaign_id": token.campaign_id,
+                    "user_id": token.user_id,
+                },
+            )
         campaign = self.campaigns.get(token.campaign_id)
         if campaign is None or not campaign.adomain:
             return Answer(204, [])
@@ -388,13 +421,20 @@ class Bidder:
         return Answer(302, [(b"location", landing.encode()), (b"cache-control", b"no-store")])
 
     async def conversion(self, query: bytes) -> Answer:
-        assert self.logs is not None
+        assert self.store is not None and self.logs is not None
+        s, t = self.settings, self.clock()
         try:
-            token, params = self.signer.read(query)
+            token, params = self.signer.read(query, "conversion")
+            problem = self._age_problem(token, t, s.conversion_window_s, "conversion")
+            if problem:
+                raise TokenError(problem)
             value = params.get("value", "")
             # An advertiser tag without a value (a signup) leaves the macro as it is.
+            cap = int(s.max_conversion_value * 1_000_000)
             micros = (
-                0 if value in ("", CONVERSION_VALUE_MACRO) else parse_amount_micros(value, "value")
+                0
+                if value in ("", CONVERSION_VALUE_MACRO)
+                else parse_amount_micros(value, "value", cap)
             )
             kind = params.get("type", "").lower()
             if kind not in CONVERSION_TYPES:
@@ -404,22 +444,38 @@ class Bidder:
             order = params.get("order", "")
             if len(order) > MAX_ORDER_ID:
                 raise TokenError(f"order id longer than {MAX_ORDER_ID} characters")
+            if has_control_characters(order):
+                raise TokenError("order id has control characters")
         except TokenError as exc:
             self.metrics.track("conversion_rejected")
             return bad_request(str(exc))
-        self.metrics.track("conversion")
-        self.logs.write(
-            "conversion",
-            {
-                "event_id": order or f"cnv-{self.new_id()}",
-                "event_time": self.clock(),
-                "campaign_id": token.campaign_id,
-                "user_id": token.user_id,
-                "conversion_value_micros": micros,
-                "bid_id": token.bid_id,
-                "conversion_type": kind,
-            },
+        claims = self.store.claims
+        window_ms = s.conversion_window_s * 1000
+        # Credited to a click (post-click) or, failing one, to the won impression
+        # (post-view): a conversion on a bid that never won counts nowhere.
+        touched = await claims.claimed(f"click:{token.bid_id}", t) or await claims.claimed(
+            f"win:{token.bid_id}", t
         )
+        if not touched:
+            self.metrics.track("conversion_not_won")
+        elif not await claims.claim(f"conversion:{token.bid_id}:{order}", window_ms, t):
+            self.metrics.track("conversion_duplicate")
+        else:
+            self.metrics.track("conversion")
+            self.logs.write(
+                "conversion",
+                {
+                    # One conversion per (bid, order id): the id says which, so ingest's
+                    # dedupe by event_id holds the same line.
+                    "event_id": f"cnv-{token.bid_id}-{order}" if order else f"cnv-{token.bid_id}",
+                    "event_time": t,
+                    "campaign_id": token.campaign_id,
+                    "user_id": token.user_id,
+                    "conversion_value_micros": micros,
+                    "bid_id": token.bid_id,
+                    "conversion_type": kind,
+                },
+            )
         return Answer(200, GIF, PIXEL)
 
     # ---- operations ----

@@ -9,6 +9,7 @@ platform-wide names. `describe()` is what is printed at start: secrets never app
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 from dataclasses import dataclass, field, fields, replace
@@ -16,11 +17,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from bidlake.keys import MIN_KEY_BYTES, Key, load_key
 from bidlake.paths import home
 
 ENV_PREFIX = "BIDLAKE_BIDDER_"
-DEV_SECRET = "bidlake-dev-secret-change-me"
-SECRET_FIELDS = frozenset({"secret"})
+SECRET_FIELDS = frozenset({"secret", "old_secrets"})
+TRACKING_KEY = "tracking"  # <home>/keys/tracking.key when no secret is set (loopback only)
 
 
 class SettingsError(ValueError):
@@ -76,7 +78,29 @@ class Settings:
         "a bid holds its worst-case cost against the budget until its win notice or this "
         "many seconds; later win notices still count but may overshoot",
     )
-    win_dedupe_s: int = _s(900, "a repeated win notice within this many seconds counts once")
+    win_dedupe_s: int = _s(
+        900,
+        "win notices for bids older than this many seconds are refused; within it a "
+        "repeated notice counts once",
+    )
+    click_window_s: int = _s(
+        86_400,
+        "clicks on bids older than this are refused; a win is remembered this long, and a "
+        "click counts only on a won bid, once",
+    )
+    conversion_window_s: int = _s(
+        8 * 86_400,
+        "conversions on bids older than this are refused (7-day post-click attribution plus "
+        "the click window); one conversion per (bid, order id)",
+    )
+    max_conversion_value: float = _s(
+        1000.0, "conversion values above this (account currency) are refused with 400"
+    )
+    notices_db: str = _s(
+        "",
+        "memory state: SQLite file of counted notices, shared by this host's workers and "
+        "kept over restarts (default $BIDLAKE_HOME/bidder/notices.sqlite3)",
+    )
     state_refresh_s: float = _s(0.2, "Redis: seconds between refreshes of the pacing view")
     # ---- tracking logs ----
     landing: str = _s("", "tracking-log folder (default $BIDLAKE_HOME/landing)")
@@ -90,7 +114,15 @@ class Settings:
         "", "folder where the workers of one server share /metrics snapshots (set by serve)"
     )
     # ---- security ----
-    secret: str = _s(DEV_SECRET, "key of the MAC signing tracking URLs (env only; never printed)")
+    secret: str = _s(
+        "",
+        "key of the MAC signing tracking URLs (env only; never printed). Required, at least "
+        f"{MIN_KEY_BYTES} bytes, off loopback; on loopback the default is a private per-home "
+        "key file",
+    )
+    old_secrets: str = _s(
+        "", "retired tracking keys still accepted for verification, comma-separated (env only)"
+    )
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
@@ -121,7 +153,26 @@ class Settings:
             problems.append("default_tmax_ms must be > 0 and tmax_margin_ms >= 0")
         if len(self.currency) != 3 or not self.currency.isupper():
             problems.append(f"currency must be an ISO 4217 code, got {self.currency!r}")
-        for name in ("max_body_bytes", "reservation_ttl_s", "win_dedupe_s"):
+        if not self.loopback_only:
+            if not self.secret:
+                problems.append(
+                    f"secret: BIDLAKE_BIDDER_SECRET must be set to listen on {self.host!r} "
+                    "(not loopback): every bidder of a fleet must verify every notice"
+                )
+            elif len(self.secret.encode()) < MIN_KEY_BYTES:
+                problems.append(
+                    f"secret: BIDLAKE_BIDDER_SECRET is shorter than {MIN_KEY_BYTES} bytes; "
+                    f"refused off loopback (listening on {self.host!r})"
+                )
+        if not 0 < self.max_conversion_value <= 1000.0:
+            problems.append("max_conversion_value must be in (0, 1000]")
+        for name in (
+            "max_body_bytes",
+            "reservation_ttl_s",
+            "win_dedupe_s",
+            "click_window_s",
+            "conversion_window_s",
+        ):
             if getattr(self, name) <= 0:
                 problems.append(f"{name} must be > 0")
         for name in ("model_poll_s", "state_refresh_s", "log_rotate_s", "log_flush_s"):
@@ -132,6 +183,31 @@ class Settings:
         return self
 
     # ---- derived, resolved at call time ----
+
+    @property
+    def loopback_only(self) -> bool:
+        """Listening on a loopback address only (nothing off this host can reach it)."""
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
+
+    def tracking_keys(self) -> tuple[Key, list[bytes]]:
+        """(the key that signs, retired keys still accepted)."""
+        if self.secret:
+            current = Key(self.secret.encode(), "env BIDLAKE_BIDDER_SECRET")
+        else:
+            current = load_key(TRACKING_KEY, ENV_PREFIX + "SECRET", home().root)
+        retired = [k.strip().encode() for k in self.old_secrets.split(",") if k.strip()]
+        return current, retired
+
+    @property
+    def notices_path(self) -> Path:
+        return (
+            Path(self.notices_db) if self.notices_db else home().root / "bidder" / "notices.sqlite3"
+        )
 
     @property
     def base_url(self) -> str:
@@ -176,11 +252,12 @@ class Settings:
         for f in fields(self):
             value = getattr(self, f.name)
             if f.name in SECRET_FIELDS:
-                shown = (
-                    "(default, insecure: set BIDLAKE_BIDDER_SECRET)"
-                    if value == DEV_SECRET
-                    else "(set)"
-                )
+                if value:
+                    shown = "(set)"
+                elif f.name == "secret":
+                    shown = "(unset: a private per-home key file, loopback only)"
+                else:
+                    shown = "(none)"
             elif f.name == "state":
                 shown = redact_url(value)
             else:

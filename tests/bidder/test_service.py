@@ -65,6 +65,11 @@ def bid(client: TestClient, rid: str = "r1", user: str = "u-1") -> dict[str, Any
     return response.json()["seatbid"][0]["bid"][0]
 
 
+def win(client: TestClient, b: dict[str, Any], price: str = "1.00") -> None:
+    response = client.get(local(b["nurl"]).replace("${AUCTION_PRICE}", price))
+    assert response.status_code == 200, response.text
+
+
 def test_win_notice_logs_the_impression_and_counts_spend(
     app: BidderApp, client: TestClient
 ) -> None:
@@ -107,7 +112,7 @@ def test_repeated_win_notice_is_counted_and_logged_once(app: BidderApp, client: 
         (lambda u: u.replace("${AUCTION_PRICE}", "abc"), "price must be a decimal amount"),
         (lambda u: u.replace("${AUCTION_PRICE}", "-1"), "finite amount >= 0"),
         (lambda u: u.replace("${AUCTION_PRICE}", "Infinity"), "finite amount >= 0"),
-        (lambda u: u.replace("${AUCTION_PRICE}", "1e9"), "beyond any plausible price"),
+        (lambda u: u.replace("${AUCTION_PRICE}", "1e9"), "above the cap"),
         (lambda u: u.replace("&p=", "&p=9").replace("${AUCTION_PRICE}", "1"), "signature"),
         (lambda u: u.replace("&s=", "&s=0").replace("${AUCTION_PRICE}", "1"), "signature"),
         (lambda u: u.split("&s=")[0] + "&price=1", "lacks parameter 's'"),
@@ -128,6 +133,7 @@ def test_click_redirects_to_the_advertiser_and_logs_the_click(
     app: BidderApp, client: TestClient
 ) -> None:
     b = bid(client)
+    win(client, b)
     response = client.get(local(b["ext"]["click_url"]), follow_redirects=False)
     assert response.status_code == 302
     assert response.headers["location"] == f"https://{b['adomain'][0]}/?bidlake_bid={b['id']}"
@@ -138,6 +144,7 @@ def test_click_redirects_to_the_advertiser_and_logs_the_click(
 
 def test_conversion_pixel_logs_value_type_and_order(app: BidderApp, client: TestClient) -> None:
     b = bid(client)
+    win(client, b)
     url = local(b["ext"]["conversion_url"]).replace("${CONVERSION_VALUE}", "49.90")
     response = client.get(url + "&type=purchase&order=order-77")
     assert response.status_code == 200
@@ -148,7 +155,7 @@ def test_conversion_pixel_logs_value_type_and_order(app: BidderApp, client: Test
     purchase, lead = logged(app, "conversion")
     for event in (purchase, lead):
         assert_contract("conversion", event)
-    assert purchase["event_id"] == "order-77"
+    assert purchase["event_id"] == f"cnv-{b['id']}-order-77"
     assert purchase["conversion_value_micros"] == 49_900_000
     assert purchase["conversion_type"] == "purchase"
     assert purchase["bid_id"] == b["id"]
@@ -256,3 +263,168 @@ def test_every_log_format_carries_the_same_events(
     assert float(bid_event["pctr"]) > 0
     (impression,) = messages["impression"]
     assert int(impression["clearing_price_micros"]) == 1_500_000
+
+
+# ---- the money path: what an attacker or a clumsy exchange cannot do ----
+
+
+class Clock:
+    def __init__(self, now: int) -> None:
+        self.now = now
+
+    def __call__(self) -> int:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(NOON)
+
+
+@pytest.fixture
+def timed_app(settings: Settings, clock: Clock) -> BidderApp:
+    return create_app(settings.with_overrides(campaigns=str(BOOK)), clock=clock)
+
+
+@pytest.fixture
+def timed(timed_app: BidderApp) -> Iterator[TestClient]:
+    with TestClient(timed_app) as c:
+        yield c
+
+
+def tracking(client: TestClient) -> str:
+    return client.get("/metrics").text
+
+
+def test_a_win_bills_at_most_the_bid(app: BidderApp, client: TestClient) -> None:
+    b = bid(client)
+    bid_micros = round(b["price"] * 1_000_000)
+    win(client, b, price="999.99")  # far above the bid
+    assert app.bidder.store is not None
+    assert app.bidder.store.spent(b["cid"], NOON) == bid_micros
+    (impression,) = logged(app, "impression")
+    assert impression["clearing_price_micros"] == bid_micros
+    assert 'result="win_above_bid"} 1' in tracking(client)
+
+
+def test_the_click_url_cannot_be_turned_into_a_win(app: BidderApp, client: TestClient) -> None:
+    b = bid(client)
+    forged = local(b["ext"]["click_url"]).replace("/click?", "/win?") + "&price=1"
+    response = client.get(forged)
+    assert response.status_code == 400 and "not valid for /win" in response.json()["error"]
+    assert app.bidder.store is not None and app.bidder.store.spent(b["cid"], NOON) == 0
+
+
+def test_an_id_with_control_characters_is_refused_at_the_door(client: TestClient) -> None:
+    body = request("r1\x1fcmp-other")
+    response = client.post("/openrtb2/bid", content=orjson.dumps(body))
+    assert response.status_code == 400
+    assert response.json()["error"] == "id: must not contain control characters"
+    body = request("r2", user="u\x00x")
+    assert (
+        client.post("/openrtb2/bid", content=orjson.dumps(body))
+        .json()["error"]
+        .startswith("user.id:")
+    )
+
+
+def test_a_win_replayed_after_the_window_is_refused(
+    timed_app: BidderApp, timed: TestClient, clock: Clock
+) -> None:
+    b = bid(timed)
+    win(timed, b)
+    clock.now += (timed_app.bidder.settings.win_dedupe_s + 1) * 1000
+    late = timed.get(local(b["nurl"]).replace("${AUCTION_PRICE}", "1.00"))
+    assert late.status_code == 400 and "refused after 900 s" in late.json()["error"]
+    assert timed_app.bidder.store is not None
+    assert timed_app.bidder.store.spent(b["cid"], NOON) == 1_000_000  # billed once
+
+
+def test_a_notice_from_the_future_is_refused(timed: TestClient, clock: Clock) -> None:
+    b = bid(timed)
+    clock.now -= 3_600_000  # the bidder's clock is an hour behind the bid's time
+    response = timed.get(local(b["nurl"]).replace("${AUCTION_PRICE}", "1.00"))
+    assert response.status_code == 400 and "in the future" in response.json()["error"]
+
+
+def test_wins_are_deduplicated_across_a_restart(settings: Settings, home: Path) -> None:
+    """Two app instances on one data home — a restart, or two workers — share what was billed."""
+    first = create_app(settings.with_overrides(campaigns=str(BOOK)), clock=lambda: NOON)
+    with TestClient(first) as c1:
+        b = bid(c1)
+        win(c1, b)
+    second = create_app(settings.with_overrides(campaigns=str(BOOK)), clock=lambda: NOON)
+    with TestClient(second) as c2:
+        win(c2, b)  # 200: exchanges retry, but nothing is counted
+        assert 'result="win_duplicate"} 1' in tracking(c2)
+        assert second.bidder.store is not None
+        assert second.bidder.store.spent(b["cid"], NOON) == 0
+        assert len(logged(second, "impression")) == 1  # the first instance's, only
+    assert (home / "bidder" / "notices.sqlite3").exists()
+
+
+def test_a_click_counts_once_and_only_on_a_won_bid(app: BidderApp, client: TestClient) -> None:
+    b = bid(client)
+    click = local(b["ext"]["click_url"])
+    unwon = client.get(click, follow_redirects=False)
+    assert unwon.status_code == 302  # the user still reaches the advertiser
+    win(client, b)
+    for _ in range(3):
+        assert client.get(click, follow_redirects=False).status_code == 302
+    metrics = tracking(client)
+    assert 'result="click_not_won"} 1' in metrics and 'result="click_duplicate"} 2' in metrics
+    (counted,) = logged(app, "click")
+    assert counted["event_id"] == f"clk-{b['id']}"
+
+
+def test_a_click_after_the_click_window_is_refused(
+    timed_app: BidderApp, timed: TestClient, clock: Clock
+) -> None:
+    b = bid(timed)
+    win(timed, b)
+    clock.now += (timed_app.bidder.settings.click_window_s + 1) * 1000
+    response = timed.get(local(b["ext"]["click_url"]), follow_redirects=False)
+    assert response.status_code == 400 and "click for a bid" in response.json()["error"]
+
+
+def test_one_conversion_per_bid_and_order_with_a_capped_value(
+    app: BidderApp, client: TestClient
+) -> None:
+    b = bid(client)
+    url = local(b["ext"]["conversion_url"])
+    priced = url.replace("${CONVERSION_VALUE}", "20") + "&type=purchase&order=o-1"
+    assert client.get(priced).status_code == 200  # not won yet: a pixel, nothing counted
+    win(client, b)
+    assert client.get(priced).status_code == 200
+    assert client.get(priced).status_code == 200  # the same order again
+    other = url.replace("${CONVERSION_VALUE}", "5") + "&type=purchase&order=o-2"
+    assert client.get(other).status_code == 200
+    huge = url.replace("${CONVERSION_VALUE}", "1000000") + "&order=o-3"
+    response = client.get(huge)
+    assert response.status_code == 400 and "above the cap of 1000" in response.json()["error"]
+    metrics = tracking(client)
+    assert 'result="conversion_not_won"} 1' in metrics
+    assert 'result="conversion_duplicate"} 1' in metrics
+    counted = logged(app, "conversion")
+    assert sorted(c["event_id"] for c in counted) == [f"cnv-{b['id']}-o-1", f"cnv-{b['id']}-o-2"]
+
+
+def test_redis_fleet_shares_what_was_counted(settings: Settings, redis_url: str) -> None:
+    """Two bidders on one Redis (a fleet): a win billed by one is a duplicate at the other,
+    and a click taken by the other knows the bid won."""
+    import random
+
+    fleet = settings.with_overrides(
+        campaigns=str(BOOK), state=redis_url, redis_prefix=f"notices-{random.random()}"
+    )
+    one = create_app(fleet, clock=lambda: NOON)
+    two = create_app(fleet.with_overrides(writer_id="bidder-two"), clock=lambda: NOON)
+    with TestClient(one) as c1, TestClient(two) as c2:
+        b = bid(c1)
+        win(c1, b)
+        win(c2, b)
+        assert 'result="win_duplicate"} 1' in tracking(c2)
+        assert c2.get(local(b["ext"]["click_url"]), follow_redirects=False).status_code == 302
+        assert 'result="click"} 1' in tracking(c2)
+        assert c1.get(local(b["ext"]["click_url"]), follow_redirects=False).status_code == 302
+        assert 'result="click_duplicate"} 1' in tracking(c1)

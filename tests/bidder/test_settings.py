@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bidder.settings import DEV_SECRET, Settings, SettingsError
+from bidder.settings import Settings, SettingsError
 
 
 def test_environment_values_are_typed() -> None:
@@ -46,7 +46,42 @@ def test_describe_never_shows_secrets() -> None:
     assert "hunter2" not in str(shown) and "p4ssw0rd" not in str(shown)
     assert shown["secret"] == "(set)"
     assert shown["state"] == "redis://:***@cache:6379/0"
-    assert "insecure" in dict(Settings(secret=DEV_SECRET).describe())["secret"]
+    assert "per-home key file" in dict(Settings().describe())["secret"]
+
+
+STRONG = "k" * 32
+
+
+@pytest.mark.parametrize(
+    ("host", "secret", "message"),
+    [
+        ("0.0.0.0", "", "BIDLAKE_BIDDER_SECRET must be set to listen on '0.0.0.0'"),
+        ("10.1.2.3", "", "must be set"),
+        ("0.0.0.0", "bidlake-dev-secret-change-me", "shorter than 32 bytes"),
+        ("::", "short", "shorter than 32 bytes"),
+    ],
+)
+def test_off_loopback_a_real_key_is_required(host: str, secret: str, message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        Settings(host=host, secret=secret).validated()
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.9", "::1", "localhost"])
+def test_on_loopback_the_per_home_key_is_allowed(host: str) -> None:
+    assert Settings(host=host).validated().loopback_only
+
+
+def test_a_strong_key_may_listen_anywhere() -> None:
+    assert not Settings(host="0.0.0.0", secret=STRONG).validated().loopback_only
+
+
+def test_without_a_secret_the_key_comes_from_the_home_and_is_stable(home: Path) -> None:
+    first, retired = Settings().tracking_keys()
+    again, _ = Settings().tracking_keys()
+    assert first.secret == again.secret and first.strong and retired == []
+    assert (home / "keys" / "tracking.key").exists()
+    current, old = Settings(secret=STRONG, old_secrets="a" * 32 + ", " + "b" * 32).tracking_keys()
+    assert current.secret == STRONG.encode() and old == [b"a" * 32, b"b" * 32]
 
 
 def test_paths_follow_bidlake_home_at_call_time(home: Path) -> None:
