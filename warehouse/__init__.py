@@ -4,8 +4,9 @@
   `<home>/build.duckdb`, which only dbt opens, one build at a time; then `publish()`.
 - `publish()` (publish.py) snapshots the models into immutable Parquet files and swaps in a
   new small read-only DuckDB catalog with views over them and over the raw lake.
-- `catalog.connect_read_only()` is how everything else reads (ml/, `bidlake sql`, any
-  SQLAlchemy client through `catalog.sqlalchemy_url()`), never blocked by a build.
+- Readers are never blocked by a build: analysts (`bidlake sql`, notebooks, SQLAlchemy)
+  through the sandbox `catalog.connect_analyst()` / `catalog.analyst_engine()`
+  (sandbox.py), bidlake's own code (ml/, the export) through `catalog.connect_read_only()`.
 
 Heavy modules (dbt, duckdb) are imported inside functions, so `import warehouse`
 and the CLI's help stay fast.

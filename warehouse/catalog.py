@@ -12,22 +12,34 @@ Readers open it read-only: nothing they do can lock out a build, and a build nev
 a file they read. A publication stays readable for a grace period after the next one
 (BIDLAKE_CATALOG_GRACE_SECONDS, default 3600): reconnect at least that often.
 
-SQLAlchemy (duckdb-engine): `sqlalchemy_url()` gives
-    duckdb:////<abs home>/catalog/current.duckdb?access_mode=read_only
-A pooled connection stays on the publication it opened: use `poolclass=NullPool` (each
-connection then opens the current catalog) or recycle connections within the grace period.
+Two ways in:
+  - analysts (`bidlake sql`, notebooks, BI tools): `connect_analyst()` and, for SQLAlchemy,
+    `analyst_engine()` - the same sandbox (warehouse/sandbox.py): one read-only query per
+    call, files outside the catalog and the lake unreachable, settings locked. The bare URL
+    `duckdb:///.../current.duckdb?access_mode=read_only` is no longer supported: a
+    read-only DuckDB still runs COPY ... TO, ATTACH, INSTALL and reads any file
+    (docs/security.md, "Analyst SQL");
+  - bidlake's own code with fixed queries (ml training, the PostgreSQL export, run
+    summaries): `connect_read_only()`, a plain read-only connection.
 """
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bidlake.paths import Home
 from bidlake.paths import home as current_home
 
 if TYPE_CHECKING:
     import duckdb
+    import sqlalchemy
+
+    from warehouse.sandbox import AnalystConnection
 
 CURRENT = "current.duckdb"
 
@@ -50,20 +62,58 @@ def current_catalog(home: Home | None = None) -> Path:
     return link.resolve(strict=True)
 
 
-def connect_read_only(home: Home | None = None) -> duckdb.DuckDBPyConnection:
-    """A read-only DuckDB connection to the current catalog, in UTC.
+def connect_analyst(home: Home | None = None) -> AnalystConnection:
+    """The analysts' connection: sandboxed, read-only, in UTC (warehouse.sandbox)."""
+    from warehouse.sandbox import connect_analyst as _connect_analyst
 
-    The connection stays on the publication it opened; open a new one to see a newer build.
+    return _connect_analyst(home)
+
+
+def analyst_engine(home: Home | None = None, **kwargs: Any) -> sqlalchemy.Engine:
+    """A SQLAlchemy engine over `connect_analyst()` connections (warehouse.sandbox)."""
+    from warehouse.sandbox import analyst_engine as _analyst_engine
+
+    return _analyst_engine(home, **kwargs)
+
+
+def connect_read_only(home: Home | None = None) -> duckdb.DuckDBPyConnection:
+    """A read-only DuckDB connection to the current catalog, in UTC, for bidlake's own code.
+
+    Not for SQL typed by people: that is `connect_analyst()`. Extensions are never
+    installed or loaded automatically; spills go to a private temporary folder (published
+    folders are read-only). The connection stays on the publication it opened; open a new
+    one to see a newer build.
     """
     import duckdb
 
-    con = duckdb.connect(str(current_catalog(home)), read_only=True)
+    con = duckdb.connect(
+        str(current_catalog(home)),
+        read_only=True,
+        config={
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+            "temp_directory": _process_temp_dir(),
+        },
+    )
     # Dates and hours of timestamptz values are UTC, as in the models.
     con.execute("set TimeZone = 'UTC'")
     return con
 
 
-def sqlalchemy_url(home: Home | None = None) -> str:
-    """The SQLAlchemy URL of the warehouse (duckdb-engine), read-only."""
-    link = current_link(home).absolute()
-    return f"duckdb:///{link}?access_mode=read_only"
+_TEMP_DIRS: dict[int, str] = {}
+
+
+def _process_temp_dir() -> str:
+    """One temporary folder per process: DuckDB shares an instance between connections to
+    one file only if their configuration is identical."""
+    pid = os.getpid()
+    if pid not in _TEMP_DIRS:
+        _TEMP_DIRS[pid] = tempfile.mkdtemp(prefix="bidlake-duckdb-")
+        atexit.register(_remove_temp_dir, pid)
+    return _TEMP_DIRS[pid]
+
+
+def _remove_temp_dir(pid: int) -> None:
+    path = _TEMP_DIRS.pop(pid, None)
+    if path and pid == os.getpid():  # not a forked child's copy of the parent's handler
+        shutil.rmtree(path, ignore_errors=True)

@@ -18,18 +18,26 @@ touch the build database or a file that can change. After a successful build, pu
 5. removes publications retired longer than the grace period ago, and the files only they
    used. A reader holding an old catalog keeps working for that long.
 
+Published files are read-only on disk (docs/security.md, "Analyst SQL"): every file a
+publication writes (snapshots, catalog, manifest) is 0444, each publication folder and
+`data/` with its model folders 0555. Only publish() (under the build lock) makes `data/`
+writable again while it adds and removes files, and a retired publication's folder before
+deleting it; so a stray `COPY ... TO` over a snapshot fails for any user but root.
+
 Costs: one Parquet write of each changed partition and of each full-rebuilt (small) table;
 a lake listing; a catalog file of a few hundred KB. Nothing is ever modified in place.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,6 +58,9 @@ PUBLICATIONS = "publications"
 DATA = "data"
 MANIFEST = "manifest.json"
 CATALOG_FILE = "catalog.duckdb"
+FILE_MODE = 0o444  # every published file
+DIR_MODE = 0o555  # data/, data/<model>/, publications/<id>/ once complete
+WRITABLE_DIR_MODE = 0o755  # the same, while publish() adds or removes entries
 # Same partition layout and read options as the dbt source (_tracker__sources.yml).
 LAKE_READ_OPTIONS = (
     "hive_partitioning = true, union_by_name = true, "
@@ -108,42 +119,50 @@ def publish_locked(home: Home, *, grace: float | None = None) -> Publication:
     pub_dir.mkdir(parents=True)
     previous = _load_manifest(_current_publication_dir(catalog_dir))
 
-    try:
-        source = duckdb.connect(str(build_db), read_only=True)
-    except duckdb.Error as exc:
-        raise PublishError(f"cannot open the build database {build_db}: {exc}") from exc
-    try:
-        source.execute("set TimeZone = 'UTC'")
-        writer = _SnapshotWriter(source, catalog_dir, publication_id, previous)
-        relations, views = writer.run(home.raw)
-        invocation = _scalar(source, "select invocation_id from bidlake_state.invocation")
-    finally:
-        source.close()
+    with _writable_data(catalog_dir / DATA), _unpublished_on_error(pub_dir) as attempt:
+        try:
+            source = duckdb.connect(str(build_db), read_only=True)
+        except duckdb.Error as exc:
+            raise PublishError(f"cannot open the build database {build_db}: {exc}") from exc
+        try:
+            source.execute("set TimeZone = 'UTC'")
+            writer = _SnapshotWriter(source, catalog_dir, publication_id, previous)
+            relations, views = writer.run(home.raw)
+            invocation = _scalar(source, "select invocation_id from bidlake_state.invocation")
+        finally:
+            source.close()
 
-    lake_root = home.raw
-    raw = _raw_relations(lake_root)
-    descriptions = _model_descriptions(project.dbt_target_dir(home) / "manifest.json")
-    manifest = {
-        "publication_id": publication_id,
-        "published_at": published_at.isoformat(),
-        "build_invocation_id": invocation,
-        "relations": {**writer.manifest, **{r.name: {"kind": "raw", "files": f} for r, f in raw}},
-    }
-    _write_catalog(
-        pub_dir / CATALOG_FILE,
-        snapshots=writer.manifest,
-        catalog_dir=catalog_dir,
-        staging_views=views,
-        raw=raw,
-        lake_root=lake_root,
-        publication=(publication_id, published_at, invocation),
-        descriptions=descriptions,
-    )
-    atomic_write(pub_dir / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True))
-    _swap_current(catalog_dir, publication_id)
-    removed_pubs, removed_files = _collect_garbage(
-        catalog_dir, grace=grace_seconds() if grace is None else grace
-    )
+        lake_root = home.raw
+        raw = _raw_relations(lake_root)
+        descriptions = _model_descriptions(project.dbt_target_dir(home) / "manifest.json")
+        manifest = {
+            "publication_id": publication_id,
+            "published_at": published_at.isoformat(),
+            "build_invocation_id": invocation,
+            "relations": {
+                **writer.manifest,
+                **{r.name: {"kind": "raw", "files": f} for r, f in raw},
+            },
+        }
+        _write_catalog(
+            pub_dir / CATALOG_FILE,
+            snapshots=writer.manifest,
+            catalog_dir=catalog_dir,
+            staging_views=views,
+            raw=raw,
+            lake_root=lake_root,
+            publication=(publication_id, published_at, invocation),
+            descriptions=descriptions,
+        )
+        atomic_write(pub_dir / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True))
+        for path in pub_dir.iterdir():
+            path.chmod(FILE_MODE)
+        pub_dir.chmod(DIR_MODE)
+        _swap_current(catalog_dir, publication_id)
+        attempt.live = True
+        removed_pubs, removed_files = _collect_garbage(
+            catalog_dir, grace=grace_seconds() if grace is None else grace
+        )
     return Publication(
         publication_id=publication_id,
         catalog=pub_dir / CATALOG_FILE,
@@ -157,6 +176,39 @@ def publish_locked(home: Home, *, grace: float | None = None) -> Publication:
         removed_publications=removed_pubs,
         removed_files=removed_files,
     )
+
+
+@dataclass
+class _Attempt:
+    live: bool = False  # the symlink points at it: nothing to undo any more
+
+
+@contextlib.contextmanager
+def _unpublished_on_error(pub_dir: Path) -> Iterator[_Attempt]:
+    """A publication that fails before it goes live (a full disk, a refused write) is
+    undone: its folder and the snapshot files it wrote are deleted at once (not after the
+    grace period: they may be what filled the disk), readers keep the current catalog, and
+    a file system or DuckDB error becomes a PublishError naming the publication."""
+    import duckdb
+
+    attempt = _Attempt()
+    try:
+        yield attempt
+    except Exception as exc:
+        if attempt.live:
+            raise
+        publication_id, catalog_dir = pub_dir.name, pub_dir.parent.parent
+        for path in (catalog_dir / DATA).glob(f"*/*{publication_id}.parquet"):
+            path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            pub_dir.chmod(0o755)
+        shutil.rmtree(pub_dir, ignore_errors=True)
+        if not isinstance(exc, OSError | duckdb.Error):
+            raise
+        raise PublishError(
+            f"publication {publication_id} in {catalog_dir} failed, the published catalog is "
+            f"unchanged: {exc}"
+        ) from exc
 
 
 # ---------------------------------------------------------------- snapshots of the build
@@ -234,6 +286,7 @@ class _SnapshotWriter:
             f"copy ({select}) to {_sql_string(str(target))} "
             f"(format parquet, compression zstd, row_group_size 122880)"
         ).fetchall()
+        target.chmod(FILE_MODE)
         return int(written[0][0])
 
     def _whole(self, name: str, relation: str) -> PublishedRelation:
@@ -499,7 +552,7 @@ def _collect_garbage(catalog_dir: Path, *, grace: float) -> tuple[int, int]:
             successors = [e / MANIFEST for e in entries[index + 1 :] if (e / MANIFEST).exists()]
             retired_at = successors[0].stat().st_mtime if successors else now
         if now - retired_at > grace:
-            shutil.rmtree(pub)
+            _remove_tree(pub)
             removed += 1
         else:
             keep.append(pub)
@@ -516,6 +569,34 @@ def _collect_garbage(catalog_dir: Path, *, grace: float) -> tuple[int, int]:
             path.unlink()
             removed_files += 1
     return removed, removed_files
+
+
+def _remove_tree(folder: Path) -> None:
+    """shutil.rmtree of a published (read-only) folder: its folders made writable first."""
+    for path in (folder, *(p for p in folder.rglob("*") if p.is_dir() and not p.is_symlink())):
+        path.chmod(WRITABLE_DIR_MODE)
+    shutil.rmtree(folder)
+
+
+@contextlib.contextmanager
+def _writable_data(data_dir: Path) -> Iterator[None]:
+    """`data/` and its model folders writable for the block, read-only (0555) after it."""
+    _set_dir_modes(data_dir, WRITABLE_DIR_MODE)
+    try:
+        yield
+    finally:
+        _set_dir_modes(data_dir, DIR_MODE)
+
+
+def _set_dir_modes(data_dir: Path, mode: int) -> None:
+    """`data/` and each model folder in it (not the files) to `mode`."""
+    if not data_dir.is_dir():
+        return
+    data_dir.chmod(mode | 0o700)  # the owner must still list it to reach the folders
+    for folder in data_dir.iterdir():
+        if folder.is_dir() and not folder.is_symlink():
+            folder.chmod(mode)
+    data_dir.chmod(mode)
 
 
 # ------------------------------------------------------------------------------ helpers

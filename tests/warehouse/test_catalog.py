@@ -1,7 +1,7 @@
 """The published catalog: names, read-only access, SQLAlchemy; readers during builds.
 
 Readers keep working, and see whole publications, while builds and ingest run: reader
-threads query the published catalog in a loop - each loop a fresh read-only connection,
+threads query the published catalog in a loop - each loop a fresh analyst connection,
 as `bidlake sql` or a notebook would open - while, in another process, `bidlake build`
 rebuilds the warehouse and swaps in a new catalog, and while new files land in the lake.
 Every query must succeed, and within one connection the reports must agree with the
@@ -81,23 +81,19 @@ def test_current_is_a_symlink_to_an_immutable_publication(built_scenario: Built)
     assert catalog.current_catalog(built_scenario.home) == built_scenario.result.publication.catalog
 
 
-def test_sqlalchemy_url_reads_the_warehouse_read_only(
-    built_scenario: Built, monkeypatch: pytest.MonkeyPatch
+def test_sqlalchemy_reads_the_warehouse_through_the_analyst_engine(
+    built_scenario: Built,
 ) -> None:
-    monkeypatch.setenv("BIDLAKE_HOME", str(built_scenario.home.root))
-    url = catalog.sqlalchemy_url()
-    assert (
-        url == f"duckdb:///{built_scenario.home.catalog / 'current.duckdb'}?access_mode=read_only"
-    )
-    # any SQLAlchemy client, with just the URL (duckdb-engine)
-    engine = sqlalchemy.create_engine(url)
+    # the bare duckdb:///...current.duckdb URL is gone: it ran COPY, ATTACH, any file read
+    assert not hasattr(catalog, "sqlalchemy_url")
+    engine = catalog.analyst_engine(built_scenario.home)
     try:
         with engine.connect() as connection:
             total = connection.execute(
                 sqlalchemy.text("select sum(impressions) from rpt_campaign_daily")
             ).scalar_one()
             assert total == 3
-            with pytest.raises(sqlalchemy.exc.DBAPIError, match="read-only"):
+            with pytest.raises(sqlalchemy.exc.DBAPIError, match="CREATE statements"):
                 connection.execute(sqlalchemy.text("create table scratch (x int)"))
     finally:
         engine.dispose()
@@ -132,7 +128,7 @@ class Observations:
 def _reader(home: Home, stop: threading.Event, seen: Observations) -> None:
     while not stop.is_set():
         try:
-            con = catalog.connect_read_only(home)
+            con = catalog.connect_analyst(home)
             try:
                 row = con.execute(CONSISTENCY).fetchall()[0]
                 # an analyst's query on the raw lake, through the published file list

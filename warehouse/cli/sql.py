@@ -1,7 +1,9 @@
 """`bidlake sql "..."`: a query against the published warehouse, read-only.
 
 Every reporting and feature mart, staging model and `raw_<event_type>` view of the lake is
-queryable by name (warehouse.catalog). Never blocked by a running build.
+queryable by name (warehouse.catalog). Never blocked by a running build. Runs in the
+analysts' sandbox (warehouse.sandbox): one read-only query per call, no file outside the
+catalog and the lake, no setting, no extension.
 `--format table` (default) prints at most --max-rows rows; csv and json stream them all
 (json: one array of objects).
 """
@@ -25,11 +27,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import duckdb
 
-    from warehouse.catalog import CatalogNotPublishedError, connect_read_only
+    from warehouse.catalog import CatalogNotPublishedError, connect_analyst
 
     query = sys.stdin.read() if args.query == "-" else args.query
     try:
-        con = connect_read_only()
+        con = connect_analyst()
     except CatalogNotPublishedError as exc:
         print(f"bidlake sql: {exc}", file=sys.stderr)
         return 2
