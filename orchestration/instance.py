@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import fcntl
 import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bidlake.atomic_files import atomic_write
 from bidlake.paths import home
 
 if TYPE_CHECKING:
@@ -113,9 +113,7 @@ def prepare() -> Path:
     target = root / "dagster.yaml"
     if not target.exists() or target.read_text() != text:
         # Atomic replace: a webserver or daemon reading the file never sees half of it.
-        with tempfile.NamedTemporaryFile("w", dir=root, prefix=".dagster.yaml.", delete=False) as f:
-            f.write(text)
-        os.replace(f.name, target)
+        atomic_write(target, text)
     os.environ["DAGSTER_HOME"] = str(root)
     if url is not None:
         os.environ[_PG_URL_ENV] = url

@@ -29,7 +29,7 @@ places where the pools alone would not be enough, and what covers them:
 
 Both are covered by the home's build lock (`warehouse.locking`, an flock the
 kernel releases when a process dies): the Dagster build step takes it, *waiting* for it
-(`orchestration.assets.warehouse.build_lock`), before dbt opens the DuckDB file, and so does
+(`orchestration.warehouse.build_lock`), before dbt opens the DuckDB file, and so does
 every `bidlake build`. Ingest and compaction likewise serialise on the lake ledger's flock.
 What it costs: a step in a busy pool waits (polling the storage, backing off up to 15 s).
 """

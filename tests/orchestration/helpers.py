@@ -15,9 +15,10 @@ def simulate_landing(
     2 requests/s for 2 hours is ~15k bid requests, ~2k impressions, a dozen clicks: enough
     for every event type to appear, small enough to ingest in about a second.
     """
-    from simulator.run import SimulationConfig, parse_start, simulate
+    from simulator.run import simulate
+    from simulator.run_types import SimulationConfig
+    from simulator.traffic import TrafficWindow
 
-    summary = simulate(
-        SimulationConfig(start=parse_start(start), hours=hours, rate=rate, seed=seed)
-    )
+    window = TrafficWindow.parse(start, hours=hours, rate=rate, seed=seed)
+    summary = simulate(SimulationConfig(window=window))
     return list(summary.files)

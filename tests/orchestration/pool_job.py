@@ -11,8 +11,8 @@ import dagster as dg
 
 from bidlake.paths import home
 from orchestration import pools
-from orchestration.assets.warehouse import build_lock
 from orchestration.instance import open_instance
+from orchestration.warehouse.build_lock import build_lock
 
 HOLD_S = 1.5  # the work done while holding the slot (stands in for a dbt build)
 

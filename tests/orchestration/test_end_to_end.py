@@ -1,34 +1,23 @@
 """One small partition end to end with `dagster.materialize`, through the real parts:
 simulated logs → raw lake (one hour) → every dbt model (that day), with the reconciliation
 and the dbt tests evaluated as checks, and the published catalog agreeing with the lake.
-(Training and the bidder replay run in `test_main_job.py`, through `bidlake run`.)"""
+(Training and the bidder replay run in `test_run_stages.py`, through `bidlake run`.)"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import dagster as dg
-import pytest
 
-from orchestration import definitions, parts
-from orchestration.assets import lake, simulation
-from orchestration.checks import ingest_reconciliation
+from orchestration import definitions
+from orchestration.lake import assets as lake
+from orchestration.lake.checks import ingest_reconciliation
 from orchestration.landing import closed_log_files
+from orchestration.simulation import assets as simulation
+from orchestration.warehouse.definitions import warehouse_dbt_models
 
 HOUR = "2026-01-05-00:00"
 DAY = "2026-01-05"
-
-pytestmark = pytest.mark.skipif(
-    not parts.available("warehouse"), reason=parts.missing("warehouse") or ""
-)
-
-
-def _dbt_assets() -> dg.AssetsDefinition:
-    return next(
-        a
-        for a in definitions.defs.assets or []
-        if isinstance(a, dg.AssetsDefinition) and a.op.name == "warehouse_dbt_models"
-    )
 
 
 def test_one_hour_through_the_platform(home: Path) -> None:
@@ -68,13 +57,16 @@ def test_one_hour_through_the_platform(home: Path) -> None:
         assert raw_rows["bid_request"] > 0 and raw_rows["impression"] > 0
 
         built = dg.materialize(
-            [_dbt_assets()], partition_key=DAY, instance=instance, resources=resources
+            [warehouse_dbt_models], partition_key=DAY, instance=instance, resources=resources
         )
         assert built.success
-        built_keys = {
-            e.asset_key.to_user_string() for e in built.get_asset_materialization_events()
+        partition_of = {
+            e.asset_key.to_user_string(): e.partition
+            for e in built.get_asset_materialization_events()
         }
-        assert {"reporting/rpt_campaign_daily", "features/ftr_ctr_training"} <= built_keys
+        # One dbt build: the incremental models for the day, the whole-history ones unpartitioned.
+        assert partition_of["features/ftr_ctr_training"] == DAY
+        assert partition_of["reporting/rpt_campaign_daily"] is None
         tests = built.get_asset_check_evaluations()
         assert len(tests) > 20  # dbt tests arrive as asset checks
         assert all(t.passed for t in tests), [t.check_name for t in tests if not t.passed]

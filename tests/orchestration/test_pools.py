@@ -21,12 +21,13 @@ def test_every_writer_declares_its_pool() -> None:
         for a in definitions.defs.assets or []
         if hasattr(a, "op") and a.op.name != "landing__simulated_logs"
     }
-    expected = {"ingest_tracking_logs": pools.LAKE, "lake__compaction": pools.LAKE}
-    if "warehouse_dbt_models" in by_op:
-        expected["warehouse_dbt_models"] = pools.WAREHOUSE
-    for name in ("train_ctr_model", "train_cvr_model"):
-        if name in by_op:
-            expected[name] = pools.MODELS
+    expected = {
+        "ingest_tracking_logs": pools.LAKE,
+        "lake__compaction": pools.LAKE,
+        "warehouse_dbt_models": pools.WAREHOUSE,
+        "train_ctr_model": pools.MODELS,
+        "train_cvr_model": pools.MODELS,
+    }
     assert {k: by_op[k] for k in expected} == expected
 
 

@@ -1,9 +1,10 @@
 """`bidlake ui` in a real browser: the webserver starts, and headless Chromium shows the
 asset graph of the home a `bidlake run` just filled.
 
-The test waits on conditions, never on time: the webserver's `/server_info`, then the
-GraphQL API until the code location has loaded, then Chromium's own virtual-time budget
-(it runs the single-page app until the network is quiet). Screenshots go to
+The test waits on conditions, never on time (`tests.support.polling.eventually`): the
+webserver's `/server_info`, then the GraphQL API until the code location has loaded, then
+Chromium's own virtual-time budget (it runs the single-page app until the network is
+quiet). Screenshots go to
 `test-artifacts/` at the repository root.
 """
 
@@ -24,6 +25,7 @@ import pytest
 
 from bidlake.paths import REPO_ROOT
 from tests.orchestration.conftest import MainRun
+from tests.support.polling import eventually
 from tests.support.postgres import free_port
 
 ARTIFACTS = REPO_ROOT / "test-artifacts"
@@ -49,24 +51,6 @@ def _graphql(url: str, query: str) -> dict:
     return response.json()["data"]
 
 
-def _wait_until(what: str, proc: subprocess.Popen[bytes], probe) -> object:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + START_TIMEOUT_S
-    last_error: Exception | None = None
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(
-                f"bidlake ui exited with {proc.returncode} while waiting for {what}"
-            )
-        try:
-            value = probe()
-            if value:
-                return value
-        except (httpx.HTTPError, KeyError, TypeError) as exc:
-            last_error = exc
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what} (last error: {last_error})")
-
-
 @pytest.fixture(scope="module")
 def ui(main_run: MainRun, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not Path(CHROMIUM).exists():
@@ -84,9 +68,25 @@ def ui(main_run: MainRun, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until("the webserver", proc, lambda: httpx.get(f"{url}/server_info").is_success)
+
+        def running() -> bool:
+            return proc.poll() is None
+
+        eventually(
+            lambda: httpx.get(f"{url}/server_info").is_success,
+            timeout=START_TIMEOUT_S,
+            interval=0.5,
+            what="bidlake ui: the webserver answers",
+            alive=running,
+        )
         query = "{ assetNodes { assetKey { path } } }"
-        _wait_until("the code location", proc, lambda: _graphql(url, query)["assetNodes"])
+        eventually(
+            lambda: _graphql(url, query)["assetNodes"],
+            timeout=START_TIMEOUT_S,
+            interval=0.5,
+            what="bidlake ui: the code location is loaded",
+            alive=running,
+        )
         yield url
     finally:
         proc.send_signal(signal.SIGTERM)  # bidlake ui stops dagster dev and its children

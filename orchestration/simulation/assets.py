@@ -49,14 +49,16 @@ def simulated_logs(
     Cost: about 110k bid requests/s simulated and written on this machine (JSONL), and
     about 530 bytes of log per event — a day at 20 requests/s is ~1.7M requests, ~2 GB.
     """
-    from simulator.run import SimulationConfig, parse_start, simulate
+    from simulator.run import simulate
+    from simulator.run_types import SimulationConfig
+    from simulator.traffic import TrafficWindow
 
     home = platform.home
+    window = TrafficWindow.parse(
+        config.start, hours=config.hours, rate=config.rate, seed=config.seed
+    )
     sim = SimulationConfig(
-        start=parse_start(config.start),
-        hours=config.hours,
-        rate=config.rate,
-        seed=config.seed,
+        window=window,
         landing=home.landing,
         truth=home.truth,
         fmt="protobuf" if config.format == "protobuf" else "jsonl",
@@ -78,10 +80,10 @@ def simulated_logs(
     first_hour, last_hour = (min(hours), max(hours)) if hours else ("", "")
     return MaterializeResult(
         metadata={
-            "window_start": sim.start.isoformat(),
-            "hours": sim.hours,
-            "rate_per_s": sim.rate,
-            "seed": sim.seed,
+            "window_start": window.start.isoformat(),
+            "hours": window.hours,
+            "rate_per_s": window.rate,
+            "seed": window.seed,
             "bid_requests": summary.requests,
             "bids": summary.bids,
             "impressions": summary.impressions,

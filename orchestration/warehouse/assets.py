@@ -1,36 +1,56 @@
 """Every dbt model as a Dagster asset (dagster-dbt), and the reporting export.
 
-`exports/reporting_postgres` copies the published `rpt_*` marts to PostgreSQL
-(`warehouse.export`) when `BIDLAKE_REPORTING_URL` is set at run start; without it
-the step records nothing rather than pretend.
+One `@dbt_assets` definition covers the whole project — one step, one `dbt build` per
+run — and one translator decides keys, groups and partitions:
 
-One `@dbt_assets` definition covers the whole project; one translator decides keys and
-groups:
-
-- a dbt *source* over the raw lake is the raw asset Dagster's ingest produces, key
-  `raw/<event_type>` (so lineage runs landing → raw → staging → marts → models);
+- a dbt *source* gets the key its YAML declares (`meta.dagster.asset_key`, read by
+  dagster-dbt): the tracker tables over the lake declare `raw/<event_type>`, the key of
+  the raw asset ingest produces, so lineage runs landing → raw → staging → marts → models;
+  the campaign book declares its own key and is an external asset here (nothing in
+  Dagster produces it);
 - a *model* gets dagster-dbt's default key, its custom schema then its name
   (`staging/stg_tracker__impressions`, `reporting/rpt_campaign_daily`);
 - its *group* is the model's custom schema when dbt_project.yml sets one per folder —
   literally the rule dbt uses to place it — else its layer folder (`staging`,
-  `intermediate`) or, under `marts/`, its area (`reporting`, `features`).
+  `intermediate`) or, under `marts/`, its area (`reporting`, `features`);
+- it is *partitioned by day* only if it is incremental (see below).
+
+Which models are partitioned. A daily partition means "materializing 2026-01-05 (re)builds
+that day": true of the incremental models — each keeps a ledger of the lake hours it has
+folded in (dbt_project/macros/incremental/) and rebuilds exactly the hours that changed,
+plus the window `rebuild_from`/`rebuild_to` a partitioned run passes. It is not true of
+the rest: the staging views store nothing (a view is always the whole lake), the campaign
+book is a small dimension with no time in it, and the whole-history tables
+(`int_conversions_attributed`, `ftr_cvr_training`, `rpt_campaign_daily`, `rpt_pacing`)
+are rebuilt in full by every build. Those are unpartitioned assets: one materialization
+per build, whatever the day. They stay in the same `@dbt_assets` (dagster-dbt gives
+each model the translator's partitions, and Dagster allows a subsettable multi-asset to
+mix them) because the project is built to be run as ONE dbt invocation: the lake-file
+snapshot, the ledgers and the windows the tests look at are all per invocation
+(dbt_project/macros/incremental/invocation.sql, macros/test_window.sql), and a test such
+as `assert_training_rows_one_per_event` reads models of both kinds. Two selections would
+mean two invocations, and tests that silently check less.
 
 dbt tests become asset checks on the models they test (dagster-dbt's default), so a failing
 `unique` or `assert_clicks_le_impressions` shows on the asset in the UI.
 
-The models are partitioned by day. A run over one day or a range of days is one
-`dbt build` with `--vars {rebuild_from, rebuild_to}` (ISO-8601 UTC, end exclusive): the
-incremental models (re)build that window, plus whatever new lake files their ledger
-sees. The whole step (dbt build, then publishing the read-only catalog) holds the
-warehouse pool and the home's build lock: one writer of the DuckDB file (see
-`orchestration.pools`).
+A run over one day or a range of days is one `dbt build` with `--vars {rebuild_from,
+rebuild_to}` (ISO-8601 UTC, end exclusive): the incremental models (re)build that window,
+plus whatever new lake files their ledger sees; the unpartitioned models are rebuilt as
+always. A run of unpartitioned models alone passes no window. The whole step (dbt build,
+then publishing the read-only catalog) holds the warehouse pool and the home's build lock:
+one writer of the DuckDB file (see `orchestration.pools`).
+
+`exports/reporting_postgres` copies the published `rpt_*` marts to PostgreSQL
+(`warehouse.export`) when `BIDLAKE_REPORTING_URL` is set at run start; without it
+the step records nothing rather than pretend.
 """
 
 import json
 import os
-import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import ExitStack, contextmanager
+from collections.abc import Iterator, Mapping
+from datetime import UTC
+from pathlib import Path
 from typing import Any
 
 from dagster import (
@@ -41,38 +61,43 @@ from dagster import (
     BackfillPolicy,
     MaterializeResult,
     MetadataValue,
+    PartitionsDefinition,
+    TimeWindow,
     asset,
 )
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
-from bidlake.paths import Home
-from contract.events import EVENT_TYPES
 from orchestration import pools
-from orchestration.assets.lake import RAW_GROUP, raw_key
-from orchestration.partitions import DAILY, dbt_window_vars
+from orchestration.partitions import DAILY
 from orchestration.resources import PlatformResource
+from orchestration.warehouse.build_lock import build_lock
 
 # Inputs that are configuration, not data the platform produces (the campaign book).
 REFERENCE_GROUP = "reference"
 
 
 class BidlakeTranslator(DagsterDbtTranslator):
-    """Keys and groups for the dbt project; see the module docstring for the rules."""
-
-    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
-        if dbt_resource_props["resource_type"] == "source":
-            event_type = _source_event_type(dbt_resource_props)
-            if event_type is not None:
-                return raw_key(event_type)
-        return super().get_asset_key(dbt_resource_props)
+    """Groups and partitions for the dbt project (keys: dagster-dbt's defaults, which read a
+    source's `meta.dagster.asset_key`); see the module docstring for the rules."""
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        if dbt_resource_props["resource_type"] == "source":
-            return RAW_GROUP
         schema = (dbt_resource_props.get("config") or {}).get("schema")
         if schema:
             return str(schema)
         return folder_group(dbt_resource_props.get("fqn") or [])
+
+    def get_partitions_def(
+        self, dbt_resource_props: Mapping[str, Any]
+    ) -> PartitionsDefinition | None:
+        return DAILY if is_incremental(dbt_resource_props) else None
+
+
+def is_incremental(props: Mapping[str, Any]) -> bool:
+    """Whether a dbt model is built incrementally by time window (and so partitioned by day)."""
+    return (
+        props.get("resource_type") == "model"
+        and (props.get("config") or {}).get("materialized") == "incremental"
+    )
 
 
 def folder_group(fqn: list[str]) -> str | None:
@@ -86,19 +111,16 @@ def folder_group(fqn: list[str]) -> str | None:
     return folders[0]
 
 
-def _source_event_type(props: Mapping[str, Any]) -> str | None:
-    """The event type a dbt source table reads, from its meta or its name, if any."""
-    meta = props.get("meta") or {}
-    explicit = (meta.get("dagster") or {}).get("asset_key")
-    if explicit and len(explicit) == 2 and explicit[0] == "raw":
-        return str(explicit[1])
-    for candidate in (props.get("name"), props.get("identifier")):
-        if not candidate:
-            continue
-        for name in (candidate, candidate.removesuffix("s")):
-            if name in EVENT_TYPES:
-                return name
-    return None
+def dbt_window_vars(window: TimeWindow) -> dict[str, str]:
+    """The dbt vars that make a build (re)build a partition window: ISO-8601 UTC, start
+    inclusive, end exclusive. The dbt project calls them `rebuild_from`/`rebuild_to`
+    (dbt_project/macros/incremental/ledger.sql): every incremental model treats those hours
+    as changed, whatever its ledger says, and also picks up any other new lake files as
+    usual — which is what materializing a day's partition means."""
+    return {
+        "rebuild_from": window.start.astimezone(UTC).isoformat(),
+        "rebuild_to": window.end.astimezone(UTC).isoformat(),
+    }
 
 
 TRANSLATOR = BidlakeTranslator()
@@ -112,7 +134,7 @@ def build_dbt_assets(dbt_project: DbtProject) -> AssetsDefinition:
         project=dbt_project,
         dagster_dbt_translator=TRANSLATOR,
         name="warehouse_dbt_models",
-        partitions_def=DAILY,
+        # No partitions_def here: the translator gives the incremental models theirs.
         backfill_policy=BackfillPolicy.single_run(),
         pool=pools.WAREHOUSE,
     )
@@ -121,17 +143,23 @@ def build_dbt_assets(dbt_project: DbtProject) -> AssetsDefinition:
     ) -> Iterator[Any]:
         """dbt build of the selected models for the partition window, then catalog publication.
 
-        Grain: one run = one `dbt build` over the window of the selected day(s).
+        Grain: one run = one `dbt build` over the window of the selected day(s); the
+        unpartitioned models are rebuilt whole in the same invocation.
         Inputs: the raw lake (Parquet, read through the sources), previous model state.
         Cost: dbt start-up and parse (seconds) plus the incremental work of the window —
-        about a day's worth per day, not the whole history. Holds the warehouse pool.
+        about a day's worth per day, not the whole history — plus the small whole-history
+        tables. Holds the warehouse pool.
         """
         from warehouse import project
         from warehouse.build import environ_overrides
         from warehouse.publish import publish_locked
 
         home = platform.home
-        args = ["build", "--vars", json.dumps(dbt_window_vars(context.partition_time_window))]
+        args = ["build"]
+        # A run that selects incremental models has a day (or a range); one of only the
+        # unpartitioned models has none, and builds them as a plain `dbt build` does.
+        if context.assets_def.partitions_def is not None and context.has_partition_key_range:
+            args += ["--vars", json.dumps(dbt_window_vars(context.partition_time_window))]
         if platform.target:
             args += ["--target", platform.target]
         if os.environ.get("DBT_WARN_ERROR", "").lower() in ("1", "true", "yes"):
@@ -156,59 +184,23 @@ def build_dbt_assets(dbt_project: DbtProject) -> AssetsDefinition:
     return warehouse_dbt_models
 
 
-BUILD_LOCK_TIMEOUT_S = 3 * 3600.0  # longer than any build; then fail rather than hang
-
-
-@contextmanager
-def build_lock(home: Home, say: Callable[[str], object]) -> Iterator[None]:
-    """Hold the home's build lock, waiting for it (bounded) if another build holds it.
-
-    `warehouse.locking.exclusive` refuses at once when the lock is held — right for
-    a person at a terminal; a scheduled step should queue instead, as it does on its pool.
-    """
-    from warehouse import locking, project
-
-    deadline = time.monotonic() + BUILD_LOCK_TIMEOUT_S
-    delay = 0.5
-    with ExitStack() as stack:
-        while True:
-            try:
-                stack.enter_context(locking.exclusive(project.build_lock(home), "build"))
-                break
-            except locking.WarehouseBusyError as exc:
-                if time.monotonic() > deadline:
-                    raise
-                if delay == 0.5:
-                    say(f"waiting for the warehouse: {exc}")
-                time.sleep(delay)  # the holder is another process: nothing to wait on but time
-                delay = min(delay * 2, 15.0)
-        yield
-
-
-def external_source_specs(dbt_project: DbtProject) -> list[AssetSpec]:
-    """dbt sources that no Dagster asset produces (the campaign book), declared as
-    external assets so the graph names and groups them instead of leaving them "default"."""
-    manifest = json.loads(dbt_project.manifest_path.read_text())
+def external_source_specs(manifest_path: Path, produced: set[AssetKey]) -> list[AssetSpec]:
+    """The dbt sources no Dagster asset produces (the campaign book), as external assets, so
+    the graph names and groups them instead of leaving them in "default"."""
+    manifest = json.loads(manifest_path.read_text())
     specs = []
     for props in manifest.get("sources", {}).values():
-        if _source_event_type(props) is not None:
+        key = TRANSLATOR.get_asset_key(props)
+        if key in produced:
             continue  # a raw lake table: produced by ingest
         specs.append(
             AssetSpec(
-                TRANSLATOR.get_asset_key(props),
+                key,
                 group_name=REFERENCE_GROUP,
                 description=props.get("description") or f"dbt source {props['name']}",
             )
         )
     return specs
-
-
-def model_key(dbt_models: AssetsDefinition, model_name: str) -> AssetKey:
-    """The asset key of dbt model `model_name` (keys carry the model's schema prefix)."""
-    for key in dbt_models.keys:
-        if key.path[-1] == model_name:
-            return key
-    raise KeyError(f"no dbt model named {model_name!r} in the manifest")
 
 
 REPORTING_EXPORT_KEY = AssetKey(["exports", "reporting_postgres"])

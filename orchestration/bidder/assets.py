@@ -32,7 +32,7 @@ from dagster import (
 )
 from pydantic import Field
 
-from orchestration.assets.models import artifact_key
+from orchestration.models.assets import artifact_key
 from orchestration.resources import PlatformResource
 
 REPLAY_KEY = AssetKey(["bidder", "replay"])
@@ -124,7 +124,7 @@ def bidder_replay(
     import httpx
 
     from simulator.replay import ReplayConfig, replay
-    from simulator.run import parse_start
+    from simulator.traffic import TrafficWindow
 
     home = platform.home
     port = free_port()
@@ -156,10 +156,9 @@ def bidder_replay(
         summary = replay(
             ReplayConfig(
                 bidder=url,
-                start=parse_start(config.start),
-                hours=config.hours,
-                rate=config.rate,
-                seed=config.seed,
+                window=TrafficWindow.parse(
+                    config.start, hours=config.hours, rate=config.rate, seed=config.seed
+                ),
                 concurrency=config.concurrency,
             )
         )

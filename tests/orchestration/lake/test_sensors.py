@@ -10,13 +10,11 @@ import dagster as dg
 import pytest
 
 from contract.log_writer import TrackingLogWriter
-from orchestration import sensors
-from orchestration.assets import lake
+from orchestration.lake import assets as lake
+from orchestration.lake import sensors
 from orchestration.landing import hour_of
 from orchestration.resources import PlatformResource
 from tests.orchestration.helpers import simulate_landing
-
-pytest.importorskip("simulator.run")
 
 
 def _evaluate(cursor: str | None = None) -> tuple[list[dg.RunRequest], str | None]:

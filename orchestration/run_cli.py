@@ -4,8 +4,9 @@
 
 simulate → ingest → build → train (+ export) → replay the bidder on fresh traffic, each
 stage a Dagster run on the instance under `$BIDLAKE_HOME/dagster` (see
-`orchestration.main_job`); then a one-screen summary and where to look next. Exit status
-0 when every stage that exists succeeded, 1 otherwise.
+`orchestration.run_stages`); then a one-screen summary and where to look next. Exit status
+0 when every stage succeeded (or was skipped: the reporting export without a database),
+1 otherwise.
 
 The default volume — two simulated days at 10 bid requests/s (≈1.7M requests, ≈290k
 impressions, ≈1.6k clicks, ≈90 conversions) — gives the models a day to train on and the
@@ -26,11 +27,11 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from orchestration.main_job import Stage
+    from orchestration.run_stages import Stage
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from orchestration.main_job import Settings
+    from orchestration.run_stages import Settings
 
     d = Settings()
     parser.add_argument(
@@ -77,8 +78,8 @@ def run(args: argparse.Namespace) -> int:
 
     from bidlake.paths import home
     from orchestration.instance import StorageUrlError, open_instance
-    from orchestration.main_job import MainJob, Settings, recover_dead_runs
     from orchestration.resources import REPORTING_URL_ENV
+    from orchestration.run_stages import Settings, StageRunner, recover_dead_runs
 
     console = Console(stderr=True)
     settings = Settings(
@@ -91,8 +92,17 @@ def run(args: argparse.Namespace) -> int:
         replay_rate=args.replay_rate,
         reporting_url=args.reporting_url or os.environ.get(REPORTING_URL_ENV, ""),
     )
-    if settings.hours < 1 or settings.rate <= 0:
-        console.print("[red]bidlake run: --hours must be >= 1 and --rate > 0[/red]")
+    from simulator.traffic import TrafficWindow
+
+    try:  # the one check of a traffic window, as simulate and replay do it
+        TrafficWindow.parse(
+            settings.start, hours=settings.hours, rate=settings.rate, seed=args.seed
+        )
+        TrafficWindow.parse(
+            settings.start, hours=settings.replay_hours, rate=settings.replay_rate, seed=args.seed
+        )
+    except ValueError as error:
+        console.print(f"[red]bidlake run: {error}[/red]")
         return 2
     root = home().root
     console.print(f"[bold]bidlake run[/] — home {root}")
@@ -103,17 +113,17 @@ def run(args: argparse.Namespace) -> int:
             if recovered:
                 console.print(f"marked {len(recovered)} run(s) of dead processes as failed")
             console.print("loading the Dagster definitions (parses dbt only if it changed) …")
-            job = MainJob(instance, settings, on_stage=lambda s: _show(console, s))
-            output = root / "dagster" / "logs" / f"bidlake-run-{job.main_run_id}.log"
+            runner = StageRunner(instance, settings, on_stage=lambda s: _show(console, s))
+            output = root / "dagster" / "logs" / f"bidlake-run-{runner.main_run_id}.log"
             console.print(f"raw output of the steps (dbt, simulator, bidder): {output}")
             with stdout_to(output):
-                stages = job.run()
-            main_run_id = job.main_run_id
+                stages = runner.run()
+            main_run_id = runner.main_run_id
     except StorageUrlError as exc:
         console.print(f"[red]bidlake run: {exc}[/red]")
         return 2
     total = time.perf_counter() - started
-    from orchestration.summary import render
+    from orchestration.run_summary import render
 
     console.print(render(stages, main_run_id, total))
     ok = all(s.status in ("succeeded", "skipped") for s in stages)

@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bidlake.paths import home
-from orchestration.main_job import MAIN_RUN_TAG, Stage
+from orchestration.run_stages import MAIN_RUN_TAG, Stage
 
 UI_URL = "http://127.0.0.1:3000"
 
@@ -178,8 +178,8 @@ def render(stages: list[Stage], main_run_id: str, total_seconds: float) -> Rende
         f"  lake: {root / 'lake' / 'raw'}   quarantine: {root / 'lake' / 'quarantine'}\n"
         f"  Dagster instance: {root / 'dagster'}"
     )
-    parts: list[RenderableType] = [table]
+    blocks: list[RenderableType] = [table]
     if report is not None:
-        parts.append(report)
-    parts.append(next_steps)
-    return Group(*parts)
+        blocks.append(report)
+    blocks.append(next_steps)
+    return Group(*blocks)

@@ -1,4 +1,6 @@
-"""The landing sensor: new closed log files start an ingest run, one per hour of files.
+"""The lake's sensors: the landing sensor, and the one that evaluates raw freshness.
+
+The landing sensor: new closed log files start an ingest run, one per hour of files.
 
 Every 30 s (while the daemon runs: `bidlake ui`) the sensor lists the closed log files in
 `<home>/landing` and drops the ones the ingest ledger already has (same path, size and
@@ -12,11 +14,15 @@ running); once the ledger has them they leave the cursor, so it stays as small a
 backlog, not as large as the landing folder's history. A run that failed leaves its
 files unknown to the ledger; after `RETRY_AFTER` they are requested again, under a new
 run key (the attempt is the time of the re-request).
+
+`raw_freshness_sensor` evaluates the raw tables' freshness checks
+(`orchestration.lake.checks`) every 30 s while the daemon runs.
 """
 
 import hashlib
 import json
 import time
+import warnings
 from collections.abc import Iterator
 
 from dagster import (
@@ -24,11 +30,14 @@ from dagster import (
     RunRequest,
     SensorEvaluationContext,
     SkipReason,
+    SupersessionWarning,
+    build_sensor_for_freshness_checks,
     sensor,
 )
 
-from orchestration.assets.lake import INGEST_OP
-from orchestration.jobs import INGEST
+from orchestration.lake.assets import INGEST_OP
+from orchestration.lake.checks import RAW_FRESHNESS_CHECKS
+from orchestration.lake.jobs import INGEST
 from orchestration.landing import by_hour, closed_log_files
 from orchestration.resources import PlatformResource
 
@@ -104,3 +113,10 @@ def landing_sensor(
         yield SkipReason(f"no new closed log files in {platform.home.landing}")
         return
     yield from requests
+
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", SupersessionWarning)  # see orchestration.lake.checks
+    raw_freshness_sensor = build_sensor_for_freshness_checks(
+        freshness_checks=RAW_FRESHNESS_CHECKS, name="raw_freshness_sensor"
+    )

@@ -1,4 +1,4 @@
-"""The one dbt project Dagster knows, and its manifest, prepared once per change.
+"""The dbt project (`dbt_project/`) as Dagster loads it: its manifest, prepared once per change.
 
 dagster-dbt builds the asset graph from `manifest.json`, so the manifest must exist when
 the definitions load. Parsing the project costs seconds (dbt start-up plus parsing), so it
@@ -38,11 +38,6 @@ _FINGERPRINT = "bidlake-fingerprint.txt"
 DBT_EXECUTABLE = Path(sys.executable).parent / "dbt"
 
 
-def exists(project_dir: Path = PROJECT_DIR) -> bool:
-    """Whether there is a dbt project to orchestrate."""
-    return (project_dir / "dbt_project.yml").is_file()
-
-
 def fingerprint(project_dir: Path) -> str:
     """A digest of every file dbt parses: any edit, addition or removal changes it."""
     digest = hashlib.sha256()
@@ -75,7 +70,7 @@ def prepare(dbt_project: DbtProject) -> Path:
     current = fingerprint(dbt_project.project_dir)
     if dbt_project.manifest_path.exists() and stamp.exists() and stamp.read_text() == current:
         return dbt_project.manifest_path
-    from dagster._utils import run_with_concurrent_update_guard
+    from orchestration.dagster_internals import run_with_concurrent_update_guard
 
     run_with_concurrent_update_guard(dbt_project.manifest_path, _parse, dbt_project=dbt_project)
     stamp.write_text(current)

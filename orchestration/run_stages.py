@@ -1,20 +1,21 @@
-"""The platform's main job, as a sequence of Dagster runs: what `bidlake run` executes.
+"""`bidlake run`'s stages, each one Dagster run, in order: what the main job executes.
 
     simulate → ingest → build [→ export-reporting] → train (+ export) → replay the bidder
 
-Each stage is one run of its job (`orchestration.jobs`) on the persistent instance under
-`<home>/dagster`, executed in this process, so the runs, their materializations, checks
-and logs are in the UI afterwards (`bidlake ui`). The stages are separate runs because
-their assets are partitioned differently (hourly ingest, daily models, unpartitioned
-training); a range of partitions runs as one run (single-run backfill), e.g. a two-day
-simulation ingests as one run over 48+ hourly partitions and builds as one dbt run.
+This is not a Dagster job: it is a driver that starts one run per stage, each of an area's
+job (`orchestration.<area>.jobs`), on the persistent instance under `<home>/dagster`,
+executed in this process, so the runs, their materializations, checks and logs are in the
+UI afterwards (`bidlake ui`). The stages are separate runs because their assets are
+partitioned differently (hourly ingest, daily incremental models, unpartitioned training);
+a range of partitions runs as one run (single-run backfill), e.g. a two-day simulation
+ingests as one run over 48+ hourly partitions and builds as one dbt run.
 
 A stage runs only if the stages it needs succeeded (`PLAN`), and counts as failed when a
 step failed or an ERROR-severity check failed (the reconciliation, a dbt test) — nothing
-is built on data that did not reconcile; a failed reporting export blocks nothing. A
-stage whose part is not in the checkout is left out, and the summary says which part is
-missing. All runs of one `bidlake run` share the tag
-`bidlake/main_run`, so the UI can list them together (Runs → filter by tag).
+is built on data that did not reconcile; a failed reporting export blocks nothing, and it
+is skipped (the summary says why) when no reporting database is configured. All runs of
+one `bidlake run` share the tag `bidlake/main_run`, so the UI can list them together
+(Runs → filter by tag).
 
 Runs started here bypass the UI's run queue, but not the pools: the warehouse, lake and
 model-registry steps still wait for their pool's slot in the instance, so a `bidlake run`
@@ -35,12 +36,17 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bidlake.paths import REPO_ROOT
-from orchestration import jobs, parts
+from orchestration.bidder.jobs import REPLAY
+from orchestration.lake.jobs import INGEST
+from orchestration.models.jobs import TRAIN
 from orchestration.resources import REPORTING_URL_ENV
+from orchestration.simulation.jobs import SIMULATE
+from orchestration.warehouse.jobs import BUILD, EXPORT_REPORTING
 
 if TYPE_CHECKING:
     from dagster import DagsterInstance
-    from dagster._utils.error import SerializableErrorInfo
+
+    from orchestration.dagster_internals import SerializableErrorInfo
 
 MAIN_RUN_TAG = "bidlake/main_run"
 PID_TAG = "bidlake/pid"
@@ -84,7 +90,7 @@ class Stage:
     )  # key, passed, severity, text
 
 
-Runner = Callable[["MainJob", Stage], None]
+Runner = Callable[["StageRunner", Stage], None]
 
 
 def recover_dead_runs(instance: DagsterInstance) -> list[str]:
@@ -129,7 +135,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-class MainJob:
+class StageRunner:
     """Runs the stages in order on one instance; see the module docstring."""
 
     def __init__(
@@ -148,24 +154,17 @@ class MainJob:
     # ---- running
 
     def run(self) -> list[Stage]:
-        from orchestration import definitions
-
-        job_names = {j.name for j in definitions.defs.resolve_all_job_defs()}
         by_name: dict[str, Stage] = {}
-        for name, job, needs_parts, after, runner in PLAN:
+        for name, job, after, runner in PLAN:
             stage = Stage(name, job=job)
             self.stages.append(stage)
             by_name[name] = stage
-            missing = next((m for m in map(parts.missing, needs_parts) if m), None)
-            if missing is None and job not in job_names:
-                missing = f"no {job} in the definitions"
-            if missing is None and job == jobs.EXPORT_REPORTING and not self.settings.reporting_url:
-                missing = f"no reporting database (--reporting-url or {REPORTING_URL_ENV})"
-            # A stage runs after the stages it needs succeeded, or were left out because
-            # their part does not exist; after a failure it does not run at all.
-            blocking = [d for d in after if by_name[d].status not in ("succeeded", "skipped")]
-            if missing is not None:
-                stage.status, stage.reason = "skipped", missing
+            # A stage runs after the stages it needs succeeded; after a failure it does not
+            # run at all.
+            blocking = [d for d in after if by_name[d].status != "succeeded"]
+            if job == EXPORT_REPORTING and not self.settings.reporting_url:
+                stage.status = "skipped"
+                stage.reason = f"no reporting database (--reporting-url or {REPORTING_URL_ENV})"
             elif blocking:
                 stage.status, stage.reason = "not run", f"{blocking[0]} did not succeed"
             else:
@@ -183,10 +182,11 @@ class MainJob:
     ) -> None:
         """One run of `job_name` on the instance, recorded into `stage`."""
         from dagster import DagsterEventType, execute_job
-        from dagster._core.definitions.reconstruct import ReconstructableRepository
-        from dagster._core.storage.tags import (
+
+        from orchestration.dagster_internals import (
             ASSET_PARTITION_RANGE_END_TAG,
             ASSET_PARTITION_RANGE_START_TAG,
+            ReconstructableRepository,
         )
 
         repo = ReconstructableRepository.for_module(
@@ -253,9 +253,9 @@ class MainJob:
             "rate": s.rate,
             "format": s.log_format,
         }
-        from orchestration.assets.simulation import simulated_logs
+        from orchestration.simulation.assets import simulated_logs
 
-        self.execute(stage, jobs.SIMULATE, {"ops": {simulated_logs.op.name: {"config": config}}})
+        self.execute(stage, SIMULATE, {"ops": {simulated_logs.op.name: {"config": config}}})
         meta = stage.materializations.get("landing/simulated_logs", {})
         if meta.get("first_file_hour"):
             self.file_hours = (str(meta["first_file_hour"]), str(meta["last_file_hour"]))
@@ -267,31 +267,31 @@ class MainJob:
         # rather than add a partition per late hour — each hourly partition costs Dagster
         # two event records (≈0.1 s each here) per raw table.
         from bidlake.paths import home
-        from orchestration.assets.lake import INGEST_OP
+        from orchestration.lake.assets import INGEST_OP
         from orchestration.landing import files_in_hours
 
         window = self._window_hours()
         first, last = self.file_hours or window
         files = [str(p) for p in files_in_hours(home().landing, min(first, window[0]), last)]
         config = {"ops": {INGEST_OP: {"config": {"files": files}}}}
-        self.execute(stage, jobs.INGEST, config, partition_range=window)
+        self.execute(stage, INGEST, config, partition_range=window)
 
     def _build(self, stage: Stage) -> None:
         # Every day with data, the late conversions' days included: the attribution of a
         # conversion needs its day built.
         first, last = self.file_hours or self._window_hours()
-        self.execute(stage, jobs.BUILD, partition_range=(first[:10], last[:10]))
+        self.execute(stage, BUILD, partition_range=(first[:10], last[:10]))
 
     def _export(self, stage: Stage) -> None:
         os.environ[REPORTING_URL_ENV] = self.settings.reporting_url  # see Settings
-        self.execute(stage, jobs.EXPORT_REPORTING)
+        self.execute(stage, EXPORT_REPORTING)
 
     def _train(self, stage: Stage) -> None:
-        self.execute(stage, jobs.TRAIN)
+        self.execute(stage, TRAIN)
 
     def _replay(self, stage: Stage) -> None:
         # Fresh traffic: the hours right after the simulated window, another seed.
-        from orchestration.assets.bidder import bidder_replay
+        from orchestration.bidder.assets import bidder_replay
 
         after = datetime.strptime(self._window_hours()[1], "%Y-%m-%d-%H:%M") + timedelta(hours=1)
         config = {
@@ -300,7 +300,7 @@ class MainJob:
             "hours": self.settings.replay_hours,
             "rate": self.settings.replay_rate,
         }
-        self.execute(stage, jobs.REPLAY, {"ops": {bidder_replay.op.name: {"config": config}}})
+        self.execute(stage, REPLAY, {"ops": {bidder_replay.op.name: {"config": config}}})
 
     def _window_hours(self) -> tuple[str, str]:
         from orchestration.partitions import HOUR_KEY_FORMAT
@@ -312,19 +312,13 @@ class MainJob:
         return start.strftime(HOUR_KEY_FORMAT), end.strftime(HOUR_KEY_FORMAT)
 
 
-# (stage, job, parts it needs, stages it runs after, what runs it). A part missing from the
-# checkout skips the stage and names the part; nothing stands in for it.
-PLAN: list[tuple[str, str, tuple[str, ...], tuple[str, ...], Runner]] = [
-    ("simulate", jobs.SIMULATE, ("simulator",), (), MainJob._simulate),
-    ("ingest", jobs.INGEST, ("ingest",), ("simulate",), MainJob._ingest),
-    ("build", jobs.BUILD, ("warehouse", "ingest"), ("ingest",), MainJob._build),
-    (
-        "export-reporting",
-        jobs.EXPORT_REPORTING,
-        ("reporting_export", "warehouse"),
-        ("build",),
-        MainJob._export,
-    ),
-    ("train", jobs.TRAIN, ("ml", "warehouse"), ("build",), MainJob._train),
-    ("replay", jobs.REPLAY, ("replay", "bidder", "ml"), ("train",), MainJob._replay),
+# (stage, job, stages it runs after, what runs it).
+PlanEntry = tuple[str, str, tuple[str, ...], Runner]
+PLAN: list[PlanEntry] = [
+    ("simulate", SIMULATE, (), StageRunner._simulate),
+    ("ingest", INGEST, ("simulate",), StageRunner._ingest),
+    ("build", BUILD, ("ingest",), StageRunner._build),
+    ("export-reporting", EXPORT_REPORTING, ("build",), StageRunner._export),
+    ("train", TRAIN, ("build",), StageRunner._train),
+    ("replay", REPLAY, ("train",), StageRunner._replay),
 ]

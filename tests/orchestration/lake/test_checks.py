@@ -7,14 +7,12 @@ import json
 from pathlib import Path
 
 import dagster as dg
-import pytest
 
-from orchestration import checks
-from orchestration.assets import lake
+from orchestration.lake import assets as lake
+from orchestration.lake import checks
 from orchestration.resources import PlatformResource
 from tests.orchestration.helpers import simulate_landing
 
-pytest.importorskip("simulator.run")
 HOUR = "2026-01-05-00:00"
 RESOURCES = {"platform": PlatformResource()}
 

@@ -1,6 +1,7 @@
-"""`bidlake run`, the main job: a real run (session fixture `main_run`, a subprocess as
-`make run` starts it), then what it left behind — runs in the Dagster instance, the lake,
-the models, the bidder's logs, the summary; and a part that is missing is left out."""
+"""`bidlake run`, the main job (`orchestration.run_stages`): a real run (session fixture
+`main_run`, a subprocess as `make run` starts it), then what it left behind — runs in the
+Dagster instance, the lake, the models, the bidder's logs, the summary; and the order in
+which stages run, skip or stop."""
 
 from __future__ import annotations
 
@@ -8,16 +9,21 @@ from pathlib import Path
 
 import pytest
 
-from orchestration import jobs, main_job, parts
+from orchestration import run_stages
+from orchestration.bidder.jobs import REPLAY
+from orchestration.lake.jobs import INGEST
+from orchestration.models.jobs import TRAIN
+from orchestration.simulation.jobs import SIMULATE
+from orchestration.warehouse.jobs import BUILD, EXPORT_REPORTING
 from tests.orchestration.conftest import MainRun
 
 STAGE_JOBS = {
-    "simulate": jobs.SIMULATE,
-    "ingest": jobs.INGEST,
-    "build": jobs.BUILD,
-    "export-reporting": jobs.EXPORT_REPORTING,
-    "train": jobs.TRAIN,
-    "replay": jobs.REPLAY,
+    "simulate": SIMULATE,
+    "ingest": INGEST,
+    "build": BUILD,
+    "export-reporting": EXPORT_REPORTING,
+    "train": TRAIN,
+    "replay": REPLAY,
 }
 
 
@@ -39,9 +45,9 @@ def test_its_runs_are_in_the_instance_the_ui_reads(
     monkeypatch.setenv("BIDLAKE_HOME", str(main_run.home))
     with open_instance() as instance:
         runs = instance.get_runs()
-        by_stage = {r.tags.get(main_job.STAGE_TAG): r for r in runs}
+        by_stage = {r.tags.get(run_stages.STAGE_TAG): r for r in runs}
         assert set(by_stage) == set(STAGE_JOBS)
-        assert len({r.tags[main_job.MAIN_RUN_TAG] for r in runs}) == 1
+        assert len({r.tags[run_stages.MAIN_RUN_TAG] for r in runs}) == 1
         for stage, job in STAGE_JOBS.items():
             assert by_stage[stage].job_name == job
             assert by_stage[stage].status == DagsterRunStatus.SUCCESS
@@ -86,16 +92,63 @@ def test_it_leaves_a_served_model_and_the_bidders_logs(main_run: MainRun) -> Non
     assert (home / "dagster" / "dagster.yaml").exists()
 
 
-def test_a_missing_part_is_left_out_and_named(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Nothing is faked: a stage whose part is not in the checkout is skipped, with why."""
-    from orchestration.instance import open_instance
+def _fake_plan(outcomes: dict[str, str]) -> list[run_stages.PlanEntry]:
+    """`PLAN` with each stage's runner replaced by one that records it ran and sets the
+    outcome asked for (default succeeded): the ordering rules without Dagster runs."""
 
-    monkeypatch.setattr(parts, "missing", lambda name: f"{name}: not built yet (test)")
-    with open_instance() as instance:
-        stages = main_job.MainJob(instance, main_job.Settings()).run()
-        assert instance.get_runs() == []
-    assert [(s.name, s.status) for s in stages] == [(n, "skipped") for n in STAGE_JOBS]
-    assert stages[0].reason == "simulator: not built yet (test)"
+    def runner(name: str) -> run_stages.Runner:
+        def run(self: run_stages.StageRunner, stage: run_stages.Stage) -> None:
+            stage.status = outcomes.get(name, "succeeded")
+
+        return run
+
+    return [(name, job, after, runner(name)) for name, job, after, _ in run_stages.PLAN]
+
+
+@pytest.mark.parametrize(
+    ("settings", "outcomes", "expected"),
+    [
+        pytest.param(
+            run_stages.Settings(),
+            {},
+            {**dict.fromkeys(STAGE_JOBS, "succeeded"), "export-reporting": "skipped"},
+            id="no-reporting-database",
+        ),
+        pytest.param(
+            run_stages.Settings(reporting_url="postgresql+psycopg://u@h/db"),
+            {"export-reporting": "failed"},
+            {**dict.fromkeys(STAGE_JOBS, "succeeded"), "export-reporting": "failed"},
+            id="a-failed-export-blocks-nothing",
+        ),
+        pytest.param(
+            run_stages.Settings(reporting_url="postgresql+psycopg://u@h/db"),
+            {"build": "failed"},
+            {
+                "simulate": "succeeded",
+                "ingest": "succeeded",
+                "build": "failed",
+                "export-reporting": "not run",
+                "train": "not run",
+                "replay": "not run",
+            },
+            id="a-failed-build-stops-what-needs-it",
+        ),
+    ],
+)
+def test_stages_run_after_what_they_need(
+    monkeypatch: pytest.MonkeyPatch,
+    settings: run_stages.Settings,
+    outcomes: dict[str, str],
+    expected: dict[str, str],
+) -> None:
+    monkeypatch.setattr(run_stages, "PLAN", _fake_plan(outcomes))
+    stages = run_stages.StageRunner(instance=None, settings=settings).run()  # type: ignore[arg-type]
+    assert {s.name: s.status for s in stages} == expected
+    assert [s.job for s in stages] == list(STAGE_JOBS.values())
+    if expected["export-reporting"] == "skipped":
+        assert "no reporting database" in stages[3].reason
+    if expected["train"] == "not run":
+        assert stages[4].reason == "build did not succeed"
 
 
 def test_runs_of_a_dead_bidlake_run_are_failed_and_free_their_slots(home: Path) -> None:
@@ -118,11 +171,11 @@ def test_runs_of_a_dead_bidlake_run_are_failed_and_free_their_slots(home: Path) 
         check=True,
     )
     dead_pid = gone.stdout.strip()  # a process that has exited
-    tags = {main_job.PID_TAG: dead_pid, main_job.HOST_TAG: socket.gethostname()}
+    tags = {run_stages.PID_TAG: dead_pid, run_stages.HOST_TAG: socket.gethostname()}
     with open_instance() as instance:
         run = instance.add_run(
             DagsterRun(
-                job_name=jobs.BUILD,
+                job_name=BUILD,
                 run_id=uuid.uuid4().hex,
                 status=DagsterRunStatus.STARTED,
                 tags=tags,
@@ -130,18 +183,18 @@ def test_runs_of_a_dead_bidlake_run_are_failed_and_free_their_slots(home: Path) 
         )
         storage = instance.event_log_storage
         assert storage.claim_concurrency_slot(pools.WAREHOUSE, run.run_id, "step").is_claimed
-        assert main_job.recover_dead_runs(instance) == [run.run_id]
+        assert run_stages.recover_dead_runs(instance) == [run.run_id]
         after = instance.get_run_by_id(run.run_id)
         assert after is not None and after.status == DagsterRunStatus.FAILURE
         assert storage.get_concurrency_info(pools.WAREHOUSE).claimed_slots == []
         # A live process's run is left alone.
         alive = instance.add_run(
             DagsterRun(
-                job_name=jobs.BUILD,
+                job_name=BUILD,
                 run_id=uuid.uuid4().hex,
                 status=DagsterRunStatus.STARTED,
-                tags={**tags, main_job.PID_TAG: str(os.getpid())},
+                tags={**tags, run_stages.PID_TAG: str(os.getpid())},
             )
         )
-        assert main_job.recover_dead_runs(instance) == []
+        assert run_stages.recover_dead_runs(instance) == []
         assert instance.get_run_by_id(alive.run_id).status == DagsterRunStatus.STARTED  # type: ignore[union-attr]

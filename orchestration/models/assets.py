@@ -29,6 +29,7 @@ from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
+    AssetsDefinition,
     AssetSpec,
     Failure,
     MaterializeResult,
@@ -39,8 +40,12 @@ from dagster import (
 from orchestration import pools
 from orchestration.resources import PlatformResource
 
-# model name -> the dbt feature mart it learns from (its asset key is resolved from the manifest)
-MODELS = {"ctr": "ftr_ctr_training", "cvr": "ftr_cvr_training"}
+# model name -> the asset key of the dbt feature mart it learns from (dagster-dbt's key:
+# the model's schema, then its name; tests/orchestration check that the dbt assets have it)
+MARTS = {
+    "ctr": AssetKey(["features", "ftr_ctr_training"]),
+    "cvr": AssetKey(["features", "ftr_cvr_training"]),
+}
 # Models the bidder cannot bid without. CTR labels are known minutes after an impression;
 # CVR labels mature only after the 7-day attribution window, so a platform younger than
 # that has no CVR training data — normal at start-up, not an error: CPA campaigns no-bid
@@ -65,7 +70,7 @@ def _metric_metadata(prefix: str, metrics: dict[str, Any] | None) -> dict[str, A
     return {f"{prefix}_{k}": metrics[k] for k in keys if metrics.get(k) is not None}
 
 
-def build_model_assets(name: str, mart_key: AssetKey) -> Any:
+def build_model_assets(name: str, mart_key: AssetKey) -> AssetsDefinition:
     """The multi-asset training, gating and exporting model `name`."""
 
     @multi_asset(
@@ -174,3 +179,8 @@ def build_model_assets(name: str, mart_key: AssetKey) -> Any:
             )
 
     return train_model
+
+
+train_ctr_model = build_model_assets("ctr", MARTS["ctr"])
+train_cvr_model = build_model_assets("cvr", MARTS["cvr"])
+MODEL_ASSETS = [train_ctr_model, train_cvr_model]

@@ -8,10 +8,11 @@
   that went missing or was truncated, a quarantine file short of rows: each fails it, by
   name. Severity ERROR: `bidlake run` does not build on unreconciled data.
 - freshness of the raw tables: a raw table not updated for `RAW_FRESHNESS` fails
-  (WARN), evaluated by Dagster's freshness-check sensor while the daemon runs.
+  (WARN), evaluated by Dagster's freshness-check sensor while the daemon runs
+  (`orchestration.lake.sensors.raw_freshness_sensor`).
 
 dbt tests are checks too (dagster-dbt turns each into a check on its model), and the
-models' quality gate is a check emitted by the training step (`assets/models.py`).
+models' quality gate is a check emitted by the training step (`orchestration.models`).
 
 Cost of the reconciliation: one footer read per output file of the checked commits and
 one column scan of their quarantine files — independent of the lake's total size.
@@ -33,13 +34,12 @@ from dagster import (
     MetadataValue,
     SupersessionWarning,
     build_last_update_freshness_checks,
-    build_sensor_for_freshness_checks,
     multi_asset_check,
 )
 
 from bidlake.paths import Home
 from contract.events import EVENT_TYPES
-from orchestration.assets.lake import raw_key
+from orchestration.lake.assets import RAW_KEYS, raw_key
 from orchestration.resources import PlatformResource
 
 if TYPE_CHECKING:
@@ -217,12 +217,9 @@ def ingest_reconciliation(
 # Dagster 1.13 prefers FreshnessPolicy on the asset, evaluated by its daemon; that is a
 # freshness *state*, not an asset check. Freshness here is deliberately a check, like the
 # others: it sits in the asset's Checks tab, has a history and a severity, and a run can
-# read it. Its evaluation needs this sensor (the daemon runs it every 30 s).
+# read it. Its evaluation needs a sensor (`orchestration.lake.sensors`).
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", SupersessionWarning)
     RAW_FRESHNESS_CHECKS = build_last_update_freshness_checks(
-        assets=[raw_key(t) for t in EVENT_TYPES], lower_bound_delta=RAW_FRESHNESS
-    )
-    FRESHNESS_SENSOR = build_sensor_for_freshness_checks(
-        freshness_checks=RAW_FRESHNESS_CHECKS, name="raw_freshness_sensor"
+        assets=RAW_KEYS, lower_bound_delta=RAW_FRESHNESS
     )

@@ -40,10 +40,10 @@ from pydantic import Field
 
 from contract.events import EVENT_TYPES
 from orchestration import pools
-from orchestration.assets.simulation import SIMULATED_LOGS
 from orchestration.landing import files_in_hours
 from orchestration.partitions import HOURLY
 from orchestration.resources import PlatformResource
+from orchestration.simulation.assets import SIMULATED_LOGS
 
 RAW_GROUP = "raw"
 INGEST_OP = "ingest_tracking_logs"
@@ -53,6 +53,11 @@ COMPACTION_KEY = AssetKey(["lake", "compaction"])
 def raw_key(event_type: str) -> AssetKey:
     """The asset key of the raw lake table of one event type."""
     return AssetKey(["raw", event_type])
+
+
+# Also the keys the dbt sources over the lake declare (`meta.dagster.asset_key` in
+# dbt_project/models/staging/tracker/_tracker__sources.yml): lineage runs raw -> staging.
+RAW_KEYS = [raw_key(event_type) for event_type in EVENT_TYPES]
 
 
 class IngestSettings(Config):
@@ -162,7 +167,7 @@ with warnings.catch_warnings():
 
 @asset(
     key=COMPACTION_KEY,
-    deps=[raw_key(t) for t in EVENT_TYPES],
+    deps=RAW_KEYS,
     group_name=RAW_GROUP,
     pool=pools.LAKE,
     kinds={"parquet"},
