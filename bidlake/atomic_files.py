@@ -34,21 +34,14 @@ def temp_path_for(path: Path) -> Path:
 
 
 @contextlib.contextmanager
-def atomic_writer(path: Path | str, *, durable: bool = True) -> Iterator[IO[bytes]]:
-    """A binary file handle whose content replaces `path` when the block ends normally.
-
-    On an exception the temp file is removed and `path` is untouched. `durable=False`
-    skips both fsyncs, for files that only matter while the machine is up (metrics
-    snapshots): the rename is still atomic for readers.
-    """
-    path = Path(path)
+def _replacing(path: Path, durable: bool) -> Iterator[Path]:
+    """The temp path to fill; on a normal exit it replaces `path`, on an error it goes."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = temp_path_for(path)
     try:
-        with open(temp, "wb") as handle:
-            yield handle
-            handle.flush()
-            if durable:
+        yield temp
+        if durable:
+            with open(temp, "rb") as handle:
                 os.fsync(handle.fileno())
         os.replace(temp, path)
     except BaseException:
@@ -57,6 +50,18 @@ def atomic_writer(path: Path | str, *, durable: bool = True) -> Iterator[IO[byte
         raise
     if durable:
         fsync_dir(path.parent)
+
+
+@contextlib.contextmanager
+def atomic_writer(path: Path | str, *, durable: bool = True) -> Iterator[IO[bytes]]:
+    """A binary file handle whose content replaces `path` when the block ends normally.
+
+    On an exception the temp file is removed and `path` is untouched. `durable=False`
+    skips both fsyncs, for files that only matter while the machine is up (metrics
+    snapshots): the rename is still atomic for readers.
+    """
+    with _replacing(Path(path), durable) as temp, open(temp, "wb") as handle:
+        yield handle
 
 
 def atomic_write(path: Path | str, data: bytes | str, *, durable: bool = True) -> Path:
@@ -69,17 +74,6 @@ def atomic_write(path: Path | str, data: bytes | str, *, durable: bool = True) -
 def atomic_write_with(path: Path | str, write: Callable[[Path], object]) -> Path:
     """Replace `path` with what `write(temp_path)` writes there, for writers that want a
     path rather than a handle (pyarrow's `write_table`, DuckDB's COPY)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = temp_path_for(path)
-    try:
+    with _replacing(Path(path), durable=True) as temp:
         write(temp)
-        with open(temp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            temp.unlink()
-        raise
-    fsync_dir(path.parent)
-    return path
+    return Path(path)
