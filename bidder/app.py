@@ -10,7 +10,11 @@ Content-Length first, then while streaming, and after gzip decoding for gzip bod
 Status codes: 200 bid / tracked; 204 no-bid; 302 click redirect; 400 bad input, with a
 JSON `{"error": "<what and where>"}`; 404/405 unknown path or method; 503 before start-up
 finished (or a /readyz without a model). Any other exception is a bug: 500, logged with
-its traceback — never for bad input, which the parsers turn into 400.
+its traceback — never for bad input, which the parsers turn into 400, and never on the bid
+path, where a bug gives back its reservations and answers a no-bid (`internal_error`,
+counted as outcome `bid_internal_error`). A body refused for its size is answered with
+`connection: close`, so the rest of it is never read. Read deadlines and the connection
+cap are the server protocol's (bidder/protocol.py, what `bidlake serve` runs).
 
 `create_app()` is the factory uvicorn calls in every worker (`bidder.app:create_app`);
 the settings come from the environment (bidder.settings).
@@ -37,6 +41,13 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 NOT_FOUND = Answer(404, JSON, b'{"error":"no such endpoint"}')
 NOT_STARTED = Answer(503, JSON, b'{"error":"the bidder is starting or stopping"}')
 INTERNAL = Answer(500, JSON, b'{"error":"internal error"}')
+INTERNAL_NO_BID = Bidder.NO_BID_INTERNAL_ERROR
+CLOSE = [*JSON, (b"connection", b"close")]
+
+
+def refuse(reason: str) -> Answer:
+    """A 400 that closes the connection: the unread rest of the body is never read."""
+    return bad_request(reason)._replace(headers=CLOSE)
 
 
 class BodyTooLarge(Exception):
@@ -111,7 +122,7 @@ class BidderApp:
                 outcome = (
                     "bid"
                     if answer.status == 200
-                    else "no_bid"
+                    else ("no_bid" if answer is not INTERNAL_NO_BID else "bid_internal_error")
                     if answer.status == 204
                     else "bad_request"
                 )
@@ -150,7 +161,7 @@ class BidderApp:
                 if not value.isdigit():
                     return bad_request("Content-Length is not a number")
                 if int(value) > limit:
-                    return bad_request(f"body of {int(value)} bytes exceeds {limit} bytes")
+                    return refuse(f"body of {int(value)} bytes exceeds {limit} bytes")
             elif name == b"content-encoding":
                 encoding = value.strip().lower()
                 if encoding == b"gzip":
@@ -160,7 +171,7 @@ class BidderApp:
         try:
             body = await read_body(receive, limit)
         except BodyTooLarge:
-            return bad_request(f"body exceeds {limit} bytes")
+            return refuse(f"body exceeds {limit} bytes")
         if gzipped:
             try:
                 body = gunzip(body, limit)

@@ -9,6 +9,14 @@ of the request: the BidRequest itself, Site / App / DOOH (with their Publisher),
 Format), Video, Native, Audio and Pmp (with its Deals). They run in that order, so a
 request with several problems is refused for the first one met.
 
+Numbers are range-checked where they are read. Every number that reaches the event fits
+its contract type (`ad_width`, `ad_height`, `tmax_ms` and `auction_type` are int32,
+`bidfloor_micros` int64: `contract.events.columns("bid_request")`) and lies within what an
+exchange really sends: sizes 0..MAX_PIXELS, `tmax` 1..MAX_TMAX_MS, floors 0..MAX_PRICE,
+`utcoffset` an int32 (exchanges send odd ones: Google's sample has 3600). Anything else
+is a 400 naming the field, so an event the bidder logs always encodes, as JSON and as
+protobuf, and never fails after a bid was decided.
+
 It also derives the *bid_request event* of the contract (`contract/events.proto`), once
 per request (`BidRequest.base`) plus the per-imp fields (`Imp.event_fields`). That dict is
 what the bidder logs AND the raw input of the feature spec when it scores, so training
@@ -26,6 +34,8 @@ How OpenRTB maps onto the event (the simulator builds its requests to round-trip
 | placement_id      | `imp.tagid`                                                      |
 | ad_format, size   | the first of banner (`w`/`h`, else `format[0]`), video, native,  |
 |                   | audio; when the bidder bids, the format and size of its creative |
+|                   | (a banner without any size, `"banner": {}`: banner 0x0, and the  |
+|                   | imp is a no-bid `unsupported`, since no creative can fit it)     |
 | slot_visibility   | `banner|video.pos`: 1 above_fold, 3 below_fold, else unknown     |
 | device_type       | `device.devicetype` (List 5.21), else guessed from `device.ua`   |
 | os, browser       | `device.os`, else the UA; browser "app" for app traffic          |
@@ -54,6 +64,11 @@ MAX_ID_CHARS = 256
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 MAX_SEGMENTS = 64
 MICROS = 1_000_000
+# Range limits (module doc): what exchanges send, inside the event's int32 / int64 fields.
+INT32_MAX = 2**31 - 1
+MAX_PIXELS = 100_000  # a slot side in pixels, DOOH walls included
+MAX_TMAX_MS = 60_000  # a minute: no auction waits that long
+MAX_PRICE = 1e9  # a CPM floor in any currency (1e9 IDR ~ 60k USD); 1e15 micros < 2**63
 
 # OpenRTB `pos` (List 5.4) -> the contract's SlotVisibility.
 _VISIBILITY = {1: "above_fold", 3: "below_fold"}
@@ -202,8 +217,25 @@ def _want_num(value: object, where: str) -> float:
     if type(value) is int or type(value) is float:
         if value != value or value in (float("inf"), float("-inf")):  # NaN/inf: non-std JSON
             raise RequestError(where, "expected a finite number")
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an integer beyond any float
+            raise RequestError(where, f"expected a finite number, got {_shown(value)}") from None
     raise RequestError(where, f"expected a number, got {_type_name(value)}")
+
+
+def _shown(value: int | float) -> str:
+    """A number for an error message (str() of an int of 5,000 digits would raise)."""
+    if type(value) is int and not -(10**18) < value < 10**18:
+        return f"an integer of {value.bit_length()} bits"
+    return str(value)
+
+
+def _check_size(value: int, where: str) -> int:
+    """A size in pixels, 0..MAX_PIXELS (0: not given)."""
+    if 0 <= value <= MAX_PIXELS:
+        return value
+    raise RequestError(where, f"must be 0 to {MAX_PIXELS} pixels, got {_shown(value)}")
 
 
 def _want_strs(value: object, where: str) -> tuple[str, ...]:
@@ -382,13 +414,19 @@ def _auction(data: dict, default_tmax_ms: int) -> tuple[int, int]:
     tmax = data.get("tmax", default_tmax_ms)
     if type(tmax) is not int:
         tmax = _want_int(tmax, "tmax", default_tmax_ms)
-    if tmax <= 0:
-        raise RequestError("tmax", f"must be > 0 milliseconds, got {tmax}")
+    if not 0 < tmax <= MAX_TMAX_MS:
+        raise RequestError(
+            "tmax", f"must be > 0 and at most {MAX_TMAX_MS} milliseconds, got {_shown(tmax)}"
+        )
     auction_type = data.get("at", 2)
     if type(auction_type) is not int:
         auction_type = _want_int(auction_type, "at", 2)
-    if auction_type not in (1, 2) and auction_type < 500:  # 500+ are exchange-specific
-        raise RequestError("at", f"must be 1 (first price) or 2 (second price), got {auction_type}")
+    if auction_type not in (1, 2) and not 500 <= auction_type <= INT32_MAX:
+        raise RequestError(
+            "at",
+            "must be 1 (first price), 2 (second price) or exchange-specific (500 to "
+            f"{INT32_MAX}), got {_shown(auction_type)}",
+        )
     return tmax, auction_type
 
 
@@ -541,6 +579,8 @@ def _geo(geo: dict, where: str) -> tuple[str, str, str, int]:
     offset = geo.get("utcoffset", 0)
     if type(offset) is not int:
         offset = _want_int(offset, where + "utcoffset")
+    if not -INT32_MAX <= offset <= INT32_MAX:
+        raise RequestError(where + "utcoffset", f"must be an int32, got {_shown(offset)}")
     return _country(country), _region(region), city, offset
 
 
@@ -642,19 +682,28 @@ def _floor(raw: dict, where: str, account_currency: str) -> tuple[float, str]:
     floor = raw.get("bidfloor", 0.0)
     if type(floor) is not float:
         floor = _want_num(floor, where + "bidfloor")
-    if floor < 0 or floor != floor or floor == float("inf"):
-        _want_num(floor, where + "bidfloor")  # NaN / inf from a lenient JSON encoder
-        raise RequestError(where + "bidfloor", f"must be >= 0, got {floor}")
+    if not 0 <= floor <= MAX_PRICE:  # also NaN
+        _check_price(floor, where + "bidfloor")
     currency = raw.get("bidfloorcur", "")
     if type(currency) is not str:
         currency = _want_str(currency, where + "bidfloorcur")
     return floor, currency.upper() if currency else account_currency
 
 
+def _check_price(price: float, where: str) -> None:
+    """Raise for a price that is not 0..MAX_PRICE (NaN and inf included)."""
+    _want_num(price, where)  # NaN / inf from a lenient JSON encoder
+    if price < 0:
+        raise RequestError(where, f"must be >= 0, got {price}")
+    if price > MAX_PRICE:
+        raise RequestError(where, f"must be at most {MAX_PRICE:.0e} (a CPM), got {price:.6g}")
+
+
 def _event_fields(imp: Imp, tagid: str, pos: int) -> dict[str, object]:
     """The imp's fields of the bid_request event. Its ad format and size, before a bid, are
-    the imp's first format and that format's preferred size."""
-    fmt = imp.formats[0]
+    the imp's first format and that format's preferred size. An imp without any format it
+    can take had a banner without a size: logged as banner 0x0 (a no-bid, `unsupported`)."""
+    fmt = imp.formats[0] if imp.formats else "banner"
     if fmt == "banner":
         box = imp.banner_range
         width, height = (
@@ -692,6 +741,9 @@ def _banner(
         w = _want_int(w, bw + "w")
     if type(h) is not int:
         h = _want_int(h, bw + "h")
+    if not (0 <= w <= MAX_PIXELS and 0 <= h <= MAX_PIXELS):
+        _check_size(w, bw + "w")
+        _check_size(h, bw + "h")
     if w > 0 and h > 0 and (w, h) not in sizes:
         sizes.insert(0, (w, h))  # w/h is the preferred size when both are given
     box = _size_range(banner, bw) if "wmax" in banner or "hmax" in banner else None
@@ -710,6 +762,9 @@ def _formats(formats: object, where: str) -> list[tuple[int, int]]:
             w = _want_int(w, f"{where}[{i}].w")
         if type(h) is not int:
             h = _want_int(h, f"{where}[{i}].h")
+        if not (0 <= w <= MAX_PIXELS and 0 <= h <= MAX_PIXELS):
+            _check_size(w, f"{where}[{i}].w")
+            _check_size(h, f"{where}[{i}].h")
         if w > 0 and h > 0:
             sizes.append((w, h))
     return sizes
@@ -717,11 +772,12 @@ def _formats(formats: object, where: str) -> list[tuple[int, int]]:
 
 def _size_range(banner: dict, bw: str) -> tuple[int, int, int, int] | None:
     """(wmin, wmax, hmin, hmax) when both maxima are positive."""
-    wmax = _want_int(banner.get("wmax"), bw + "wmax")
-    hmax = _want_int(banner.get("hmax"), bw + "hmax")
+    wmax = _check_size(_want_int(banner.get("wmax"), bw + "wmax"), bw + "wmax")
+    hmax = _check_size(_want_int(banner.get("hmax"), bw + "hmax"), bw + "hmax")
     if wmax > 0 and hmax > 0:
-        wmin = _want_int(banner.get("wmin"), bw + "wmin")
-        return wmin, wmax, _want_int(banner.get("hmin"), bw + "hmin"), hmax
+        wmin = _check_size(_want_int(banner.get("wmin"), bw + "wmin"), bw + "wmin")
+        hmin = _check_size(_want_int(banner.get("hmin"), bw + "hmin"), bw + "hmin")
+        return wmin, wmax, hmin, hmax
     return None
 
 
@@ -732,7 +788,10 @@ def _video(raw_video: object, where: str, read_pos: bool) -> tuple[tuple[int, in
     if video is None:
         return None, -1
     vw = where + "."
-    size = _want_int(video.get("w"), vw + "w"), _want_int(video.get("h"), vw + "h")
+    size = (
+        _check_size(_want_int(video.get("w"), vw + "w"), vw + "w"),
+        _check_size(_want_int(video.get("h"), vw + "h"), vw + "h"),
+    )
     return size, _want_int(video.get("pos"), vw + "pos", -1) if read_pos else -1
 
 
@@ -758,8 +817,8 @@ def _deal(deal: dict, dw: str, floor_currency: str) -> Deal:
     if not deal_id:
         raise RequestError(dw + "id", "required, a non-empty string")
     deal_floor = _want_num(deal.get("bidfloor"), dw + "bidfloor")
-    if deal_floor < 0:
-        raise RequestError(dw + "bidfloor", f"must be >= 0, got {deal_floor}")
+    if not 0 <= deal_floor <= MAX_PRICE:
+        _check_price(deal_floor, dw + "bidfloor")
     return Deal(
         id=deal_id,
         floor_micros=to_micros(deal_floor),

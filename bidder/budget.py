@@ -69,6 +69,9 @@ class BudgetStore:
     async def close(self) -> None:
         """Release connections and tasks."""
 
+    def watch(self, campaign_ids: list[str]) -> None:
+        """The campaigns whose spend this process should see (a reloaded book may add some)."""
+
     def committed(self, campaign_id: str, now_ms: int) -> int:
         """Spent + reserved for today (CPM micros), as this process currently sees it."""
         raise NotImplementedError
@@ -347,6 +350,9 @@ class RedisStore(BudgetStore):
         await self.client.ping()  # fail at start, not on the first bid, when Redis is away
         await self.refresh()
         self._task = asyncio.create_task(self._refresh_loop(), name="budget-refresh")
+
+    def watch(self, campaign_ids: list[str]) -> None:
+        self._campaigns = list(campaign_ids)  # the next refresh reads them
 
     async def close(self) -> None:
         if self._task is not None:

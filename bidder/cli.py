@@ -8,6 +8,12 @@ supervisor; the kernel spreads connections). SIGTERM or Ctrl-C drains: the liste
 closes, in-flight requests finish (up to `--drain-seconds`), then every worker publishes
 its open log files and exits; the command ends with a summary of what the workers did.
 
+Slow or idle clients cannot hold connections: uvicorn runs bidder.protocol's httptools
+protocol, which closes a connection beyond `--max-connections` (1000 per worker) at once,
+an idle one after `--keepalive-timeout-s` (20 s, also before its first request), and a
+request whose headers take over `--header-timeout-s` (5 s) or whose body takes over
+`--body-timeout-s` (1 s) with a 408; headers over `--max-header-bytes` (32 KiB) get 431.
+
 `serve()` is the runner other code (orchestration, tests) calls with a Settings object.
 """
 
@@ -106,7 +112,13 @@ def serve(settings: Settings, drain_seconds: float = 10.0) -> int:
             port=settings.port,
             workers=settings.workers,
             loop="uvloop",
-            http="httptools",
+            # httptools plus the read deadlines and connection cap uvicorn lacks (by name,
+            # so every worker imports it): bidder/protocol.py, settings max_connections,
+            # keepalive_timeout_s, header_timeout_s, body_timeout_s, max_header_bytes.
+            # No `limit_concurrency`: it answers 503 to good requests once slow clients
+            # fill it; the cap at accept refuses the newcomers instead.
+            http="bidder.protocol:LimitedHttpToolsProtocol",
+            timeout_keep_alive=settings.keepalive_timeout_s,
             lifespan="on",
             access_log=False,  # one line per bid request would cost more than the bid
             # The bidder never reads the client address (the exchange's IP): skip the

@@ -181,6 +181,7 @@ class Engine:
         self.formats = frozenset(f for p in plans for f in p.creatives)
         self._memory = store if isinstance(store, MemoryStore) else None
         self.synchronous = self._memory is not None  # decide_now() may be used
+        self._broken_models: set[str] = set()  # model versions that scored NaN/inf, logged
 
     # ---- request-level stages (same for every imp) ----
 
@@ -211,25 +212,43 @@ class Engine:
 
     # ---- the decision ----
 
-    def decide_now(self, req: BidRequest, now_ms: int, deadline: float) -> list[ImpDecision]:
+    def decide_now(
+        self,
+        req: BidRequest,
+        now_ms: int,
+        deadline: float,
+        into: list[ImpDecision] | None = None,
+    ) -> list[ImpDecision]:
         """`decide` for the in-memory store, which never waits: no coroutine per imp."""
         assert self._memory is not None
-        decisions = []
+        decisions = [] if into is None else into
         for decision, candidates, user_id in self._prepare(req, now_ms, deadline):
+            decisions.append(decision)  # before reserving: see `decide`
             if candidates:
                 self._reserve_now(decision, candidates, user_id, now_ms, deadline)
-            decisions.append(self._finish(decision))
+            self._finish(decision)
         return decisions
 
-    async def decide(self, req: BidRequest, now_ms: int, deadline: float) -> list[ImpDecision]:
-        """Decide every imp of `req`; `deadline` is a time.perf_counter() value."""
+    async def decide(
+        self,
+        req: BidRequest,
+        now_ms: int,
+        deadline: float,
+        into: list[ImpDecision] | None = None,
+    ) -> list[ImpDecision]:
+        """Decide every imp of `req`; `deadline` is a time.perf_counter() value.
+
+        The decisions are appended to `into` (when given) as they are made, each before its
+        reservation: if anything raises half-way, the caller still holds every reservation
+        made so far and can release it."""
         if self._memory is not None:
-            return self.decide_now(req, now_ms, deadline)
-        decisions = []
+            return self.decide_now(req, now_ms, deadline, into)
+        decisions = [] if into is None else into
         for decision, candidates, user_id in self._prepare(req, now_ms, deadline):
+            decisions.append(decision)
             if candidates:
                 await self._reserve_shared(decision, candidates, user_id, now_ms, deadline)
-            decisions.append(self._finish(decision))
+            self._finish(decision)
         return decisions
 
     def _prepare(
@@ -432,6 +451,18 @@ class Engine:
             pcvr = cpa_model.predict(raw) if cpa_model is not None else 0.0
         except ValueError as exc:  # a value the model's transforms refuse
             log.warning("scoring failed for %s: %s", decision.event["event_id"], exc)
+            return NO_MODEL
+        if not (0.0 <= pctr <= 1.0 and 0.0 <= pcvr <= 1.0):  # NaN or inf: a broken model
+            broken = f"{ctr.version}/{cpa_model.version if cpa_model is not None else ''}"
+            if broken not in self._broken_models:  # once per model, not once per bid
+                self._broken_models.add(broken)
+                log.error(
+                    "models %s give no probability (pctr=%r, pcvr=%r for %s): no_model",
+                    broken,
+                    pctr,
+                    pcvr,
+                    decision.event["event_id"],
+                )
             return NO_MODEL
         value = campaign.goal_micros * (pctr * pcvr if is_cpa else pctr)  # micros / imp
         factor = self.pacer.factor(plan.budget, committed, now_ms)

@@ -3,13 +3,21 @@
 A `ModelSlot` holds one model (`ctr` or `cvr`) and either follows the registry's CURRENT
 pointer or stays pinned to one version. `poll()` runs off the hot path (a background task
 every `model_poll_s`): when CURRENT names a version other than the loaded one, the new
-artifact is read and verified in a worker thread (ml.scorer.load_model checks checksum and
-schema) and then swapped in with one reference assignment. A request reads `slot.model`
-once at its start and prices with that object to the end, so a swap never fails or mixes
-a request; the old model is garbage once the last request holding it is done.
+artifact is read and verified in a worker thread (ml.artifact: checksum, schema, bounds,
+and its signature under the deployment's model-signing key) and then swapped in with one
+reference assignment. A request reads `slot.model` once at its start and prices with that
+object to the end, so a swap never fails or mixes a request; the old model is garbage once
+the last request holding it is done.
 
 A version that fails to load is remembered and not retried until CURRENT changes again —
 the bidder keeps serving the model it has, logs the error and counts it in /metrics.
+
+Only models signed by the platform's training are loaded: the key is
+`ml.artifact.signing_key()` ($BIDLAKE_MODEL_SIGNING_KEY, else `<BIDLAKE_HOME>/keys/
+model-signing.key`, the file training uses on the same home), resolved once at start-up
+(no usable key: start-up fails). An unsigned artifact, one signed with another key, or one
+changed after signing fails to load like a corrupt one: /readyz shows why, in the slot's
+`error`, and the previous model keeps serving.
 """
 
 from __future__ import annotations
@@ -19,7 +27,9 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bidlake.keys import Key
 from ml import registry
+from ml.artifact import ArtifactError, signing_key
 from ml.scorer import ScoringModel
 
 log = logging.getLogger("bidder.models")
@@ -34,6 +44,7 @@ class ModelSlot:
     reloads: int = 0  # successful swaps after the first load
     failures: int = 0
     last_error: str = ""
+    key: Key | None = field(default=None, repr=False)  # verifies signatures; None loads nothing
     _failed_version: str = field(default="", repr=False)
 
     @property
@@ -47,7 +58,9 @@ class ModelSlot:
         return registry.current_version(self.name, self.models_root)
 
     def _load(self, version: str) -> ScoringModel:
-        return registry.load_version(self.name, version, self.models_root)
+        if self.key is None:  # fail closed: never an unverified model
+            raise ArtifactError("no model-signing key to verify models with")
+        return registry.load_version(self.name, version, self.models_root, self.key)
 
     async def poll(self) -> bool:
         """Load the wanted version if it is new; True when the model changed."""
@@ -96,10 +109,20 @@ class Models:
     cvr: ModelSlot
 
     @classmethod
-    def open(cls, models_root: Path, ctr_version: str = "", cvr_version: str = "") -> Models:
+    def open(
+        cls,
+        models_root: Path,
+        ctr_version: str = "",
+        cvr_version: str = "",
+        key: Key | None = None,
+    ) -> Models:
+        """Both slots, first versions loaded; `key` verifies signatures (default: the
+        deployment's model-signing key; ArtifactError when there is no usable one)."""
+        key = key if key is not None else signing_key()
+        log.info("models are verified with model-signing %s", key.describe())
         models = cls(
-            ctr=ModelSlot("ctr", models_root, ctr_version),
-            cvr=ModelSlot("cvr", models_root, cvr_version),
+            ctr=ModelSlot("ctr", models_root, ctr_version, key=key),
+            cvr=ModelSlot("cvr", models_root, cvr_version, key=key),
         )
         models.ctr.load_now()
         models.cvr.load_now()

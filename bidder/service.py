@@ -23,12 +23,13 @@ import secrets
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import orjson
 
 from bidder.bid_request import RequestError, parse_request
-from bidder.budget import BudgetStore, open_store
+from bidder.budget import BudgetStore, Reservation, open_store
+from bidder.campaign_reload import CampaignReloader
 from bidder.decision import TIMEOUT, CampaignPlan, Engine, ImpDecision
 from bidder.event_logs import BidderLogs
 from bidder.lag import LoopLag
@@ -47,7 +48,10 @@ from bidder.urls import (
     has_control_characters,
     parse_amount_micros,
 )
-from bidlake.campaigns import Campaign, load_campaigns
+from bidlake.campaigns import Campaign
+
+if TYPE_CHECKING:  # imported at start only with --events-to kafka://...
+    from bidder.kafka_logs import KafkaLogs
 
 log = logging.getLogger("bidder")
 
@@ -101,9 +105,10 @@ class Bidder:
         self.started = False
         self.campaigns: dict[str, Campaign] = {}
         self.plans: list[CampaignPlan] = []
+        self.book: CampaignReloader | None = None  # the campaign book and its hot reload
         self.models: Models | None = None
         self.store: BudgetStore | None = None
-        self.logs: BidderLogs | None = None
+        self.logs: BidderLogs | KafkaLogs | None = None
         self.engine: Engine | None = None
 
     def new_id(self) -> str:
@@ -113,12 +118,12 @@ class Bidder:
 
     async def start(self) -> None:
         s = self.settings
-        campaigns = load_campaigns(s.campaigns_path)
         # In-memory budgets are per process: with N workers each may spend 1/N of a
         # budget (the kernel spreads connections about evenly). Redis shares one budget.
         share = 1.0 / s.workers if s.state == "memory" else 1.0
-        self.campaigns = {c.campaign_id: c for c in campaigns}
-        self.plans = [CampaignPlan.of(c, share) for c in campaigns]
+        self.book = CampaignReloader.open(s.campaigns, share)
+        self.campaigns = self.book.current.campaigns
+        self.plans = list(self.book.current.plans)
         self.models = Models.open(s.models_path, s.ctr_version, s.cvr_version)
         store = open_store(
             s.state,
@@ -132,15 +137,21 @@ class Bidder:
         )
         await store.start(list(self.campaigns))
         self.store = store
-        logs = BidderLogs(
-            s.landing_path,
-            s.resolved_writer_id(),
-            fmt=s.log_format,
-            compress=s.log_compress,
-            max_events_per_file=s.max_events_per_file,
-            rotate_s=s.log_rotate_s,
-            flush_s=s.log_flush_s,
-        )
+        logs: BidderLogs | KafkaLogs
+        if s.events_to.startswith("kafka://"):
+            from bidder.kafka_logs import KafkaLogs  # its open() loads librdkafka
+
+            logs = KafkaLogs.from_settings(s)
+        else:
+            logs = BidderLogs(
+                s.landing_path,
+                s.resolved_writer_id(),
+                fmt=s.log_format,
+                compress=s.log_compress,
+                max_events_per_file=s.max_events_per_file,
+                rotate_s=s.log_rotate_s,
+                flush_s=s.log_flush_s,
+            )
         logs.open()
         self.logs = logs
         self.metrics.events = logs.events
@@ -149,6 +160,9 @@ class Bidder:
         )
         self._tasks = [
             asyncio.create_task(self._every(s.model_poll_s, self._poll_models), name="models"),
+            asyncio.create_task(
+                self._every(s.campaign_poll_s, self._poll_campaigns), name="campaigns"
+            ),
             asyncio.create_task(self._every(1.0, self._upkeep), name="upkeep"),
             asyncio.create_task(self.lag.run(), name="loop-lag"),
         ]
@@ -156,11 +170,11 @@ class Bidder:
         self.started = True
         log.info(
             "bidder ready: %d campaigns, ctr=%s cvr=%s, state=%s, logs=%s",
-            len(campaigns),
+            len(self.plans),
             self.models.ctr.version or "-",
             self.models.cvr.version or "-",
             "memory" if s.state == "memory" else "redis",
-            s.landing_path,
+            s.events_to if s.events_to.startswith("kafka://") else s.landing_path,
         )
 
     @staticmethod
@@ -186,6 +200,23 @@ class Bidder:
         if self.models.ctr.model is not ctr or self.models.cvr.model is not cvr:
             self._settle_heap(collect=False)  # a full collection now would stall requests
 
+    async def _poll_campaigns(self) -> None:
+        """A new version of the campaign book: a new Engine over its plan set, swapped in
+        with one assignment. A request reads `self.engine` once, at its start, so it
+        decides with one book from start to end (bidder.campaign_reload)."""
+        assert self.book is not None and self.engine is not None
+        book = await self.book.poll()
+        if book is None:
+            return
+        old = self.engine
+        plans = list(book.plans)
+        engine = Engine(
+            plans, old.store, old.models, old.pacer, currency=old.currency, seat=old.seat
+        )
+        old.store.watch(list(book.campaigns))
+        self.engine, self.plans, self.campaigns = engine, plans, book.campaigns
+        self._settle_heap(collect=False)
+
     async def stop(self) -> None:
         self.started = False
         for task in self._tasks:
@@ -194,6 +225,8 @@ class Bidder:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        if self.book is not None:
+            self.book.close()
         if self._retiring:
             await asyncio.gather(*self._retiring)
         if self.logs is not None:
@@ -229,56 +262,88 @@ class Bidder:
 
     # ---- /openrtb2/bid ----
 
+    # The answer to a request whose handling hit a bug: a no-bid (the app counts it as
+    # outcome "bid_internal_error"), never a 500 — see `_internal_error`.
+    NO_BID_INTERNAL_ERROR = Answer(
+        204, [(b"x-openrtb-version", b"2.6"), (b"x-bidlake-no-bid", b"internal_error")]
+    )
+
     async def bid(self, body: bytes, exchange: str, t0: float) -> Answer:
         """Answer one BidRequest body; `t0` is its arrival (time.perf_counter())."""
         s = self.settings
         assert self.engine is not None and self.logs is not None
+        decisions: list[ImpDecision] = []  # filled as imps are decided, before reserving
         try:
-            data = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            return bad_request(f"malformed JSON: {exc}")
-        arrived_ms = self.clock()
-        try:
-            req = parse_request(
-                data,
-                now_ms=arrived_ms,
-                exchange=exchange,
-                default_tmax_ms=s.default_tmax_ms,
-                account_currency=s.currency,
-            )
-        except RequestError as exc:
-            return bad_request(str(exc))
-        # The loop's current lag is time the request may already have waited unseen.
-        deadline = t0 + (req.tmax_ms - s.tmax_margin_ms) / 1000.0 - self.lag.seconds
-        engine = self.engine
-        decisions = (
-            engine.decide_now(req, arrived_ms, deadline)
-            if engine.synchronous
-            else await engine.decide(req, arrived_ms, deadline)
+            try:
+                data = orjson.loads(body)
+            except orjson.JSONDecodeError as exc:
+                return bad_request(f"malformed JSON: {exc}")
+            arrived_ms = self.clock()
+            try:
+                req = parse_request(
+                    data,
+                    now_ms=arrived_ms,
+                    exchange=exchange,
+                    default_tmax_ms=s.default_tmax_ms,
+                    account_currency=s.currency,
+                )
+            except RequestError as exc:
+                return bad_request(str(exc))
+            # The loop's current lag is time the request may already have waited unseen.
+            deadline = t0 + (req.tmax_ms - s.tmax_margin_ms) / 1000.0 - self.lag.seconds
+            engine = self.engine
+            if engine.synchronous:
+                engine.decide_now(req, arrived_ms, deadline, decisions)
+            else:
+                await engine.decide(req, arrived_ms, deadline, decisions)
+            if time.perf_counter() >= deadline and any(d.bid for d in decisions):
+                self._too_late(decisions)
+            return self._answer(req.id, decisions, arrived_ms)
+        except Exception:
+            return self._internal_error(decisions)
+
+    def _internal_error(self, decisions: list[ImpDecision]) -> Answer:
+        """A bug on the bid path: log it loudly, give back every reservation the request
+        made, and answer a no-bid. A 500 would make exchanges throttle the bidder, and one
+        after a reservation would hold that budget until the reservation expired."""
+        reserved = [d.reservation for d in decisions if d.reservation is not None]
+        log.exception(
+            "internal error on the bid path: answering no-bid, releasing %d reservation(s)",
+            len(reserved),
         )
-        if time.perf_counter() >= deadline and any(d.bid for d in decisions):
-            self._too_late(decisions)
-        return self._answer(req.id, decisions, arrived_ms)
+        for reservation in reserved:
+            self._release_later(reservation)
+        for d in decisions:
+            d.bid, d.reservation = None, None
+        return self.NO_BID_INTERNAL_ERROR
+
+    def _release_later(self, reservation: Reservation) -> None:
+        store = self.store
+        assert store is not None
+        task = asyncio.ensure_future(store.release(reservation))
+        self._releasing.add(task)
+        task.add_done_callback(self._releasing.discard)
 
     def _too_late(self, decisions: list[ImpDecision]) -> None:
         """The deadline passed while deciding: no bid goes out, reservations go back —
         in the background, since the answer is already due."""
-        store = self.store
-        assert store is not None
         for d in decisions:
             if d.bid is not None:
                 if d.reservation is not None:
-                    task = asyncio.ensure_future(store.release(d.reservation))
-                    self._releasing.add(task)
-                    task.add_done_callback(self._releasing.discard)
+                    self._release_later(d.reservation)
                 d.bid, d.reservation, d.reason = None, None, TIMEOUT
                 d.event["no_bid_reason"] = TIMEOUT
 
     def _answer(self, request_id: str, decisions: list[ImpDecision], at_ms: int) -> Answer:
+        """The answer, and the request's events. What can fail is built first (tokens,
+        bid objects, bid events, the response body); then the events are written (their
+        numbers were range-checked by the parser, so they encode); the bids are counted
+        last. An exception before the end leaves nothing counted (see `_internal_error`)."""
         s = self.settings
         logs, metrics = self.logs, self.metrics
         assert logs is not None
         bids = []
+        bid_events = []
         for d in decisions:
             event = d.event
             priced = d.bid
@@ -297,8 +362,7 @@ class Bidder:
                 bids.append(
                     bid_object(d, bid_id, self.signer.urls(token), s.base_url, s.creative_base_url)
                 )
-                logs.write(
-                    "bid",
+                bid_events.append(
                     {
                         "event_id": bid_id,
                         "event_time": at_ms,
@@ -313,18 +377,25 @@ class Bidder:
                         "model_version": priced.model_version,
                         "pacing_factor": priced.pacing_factor,
                         "deal_id": priced.deal_id,
-                    },
+                    }
                 )
-                metrics.bid(campaign.campaign_id)
-            logs.write("bid_request", event)
-            metrics.imp(d.reason)
-        if not bids:
+        if bids:
+            body = bid_response(request_id, self.new_id(), s.seat, s.currency, bids)
+            answer = Answer(200, BID, body)
+        else:
             reason = decisions[0].reason if decisions else ""
-            return Answer(
+            answer = Answer(
                 204, [(b"x-openrtb-version", b"2.6"), (b"x-bidlake-no-bid", reason.encode())]
             )
-        body = bid_response(request_id, self.new_id(), s.seat, s.currency, bids)
-        return Answer(200, BID, body)
+        for bid_event in bid_events:
+            logs.write("bid", bid_event)
+        for d in decisions:
+            logs.write("bid_request", d.event)
+        for d in decisions:
+            if d.bid is not None:
+                metrics.bid(d.bid.plan.campaign.campaign_id)
+            metrics.imp(d.reason)
+        return answer
 
     # ---- tracking endpoints ----
 
@@ -491,9 +562,26 @@ class Bidder:
                 slot.name: {"version": slot.version or None, "error": slot.last_error or None}
                 for slot in (models.slots if models else ())
             },
+            "campaigns": self.book.status() if self.book is not None else None,
         }
         ok = self.started and models is not None and models.ready
         return Answer(200 if ok else 503, JSON, orjson.dumps({"ready": ok, **detail}))
+
+    @staticmethod
+    def _book_metrics(book: CampaignReloader) -> list[str]:
+        pid = os.getpid()
+        return [
+            "# HELP bidder_campaign_book_version The campaign book version this worker bids "
+            "with (0: a JSON book file).",
+            "# TYPE bidder_campaign_book_version gauge",
+            f'bidder_campaign_book_version{{pid="{pid}"}} {book.current.number}',
+            "# HELP bidder_campaign_book_reloads_total New book versions swapped in.",
+            "# TYPE bidder_campaign_book_reloads_total counter",
+            f'bidder_campaign_book_reloads_total{{pid="{pid}"}} {book.reloads}',
+            "# HELP bidder_campaign_book_failures_total Polls or loads of the book that failed.",
+            "# TYPE bidder_campaign_book_failures_total counter",
+            f'bidder_campaign_book_failures_total{{pid="{pid}"}} {book.failures}',
+        ]
 
     def metrics_text(self) -> Answer:
         if self.models is not None:
@@ -506,6 +594,8 @@ class Bidder:
             "# TYPE bidder_event_loop_lag_seconds gauge",
             f'bidder_event_loop_lag_seconds{{pid="{os.getpid()}"}} {self.lag.seconds:.6f}',
         ]
+        if self.book is not None:
+            extra += self._book_metrics(self.book)
         store = self.store
         if store is not None and self.plans:
             t = self.clock()

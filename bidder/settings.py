@@ -46,6 +46,25 @@ class Settings:
         "browsers (default http://HOST:PORT)",
     )
     max_body_bytes: int = _s(128 * 1024, "larger bid requests get 400 (a 20-imp one is ~20 KB)")
+    # Read limits of `bidlake serve` (bidder.protocol): uvicorn itself has no header or body
+    # read timeout, so a slow client could hold a connection forever.
+    max_connections: int = _s(
+        1000,
+        "open connections per worker at most; a connection beyond it is closed at once "
+        "(keep the file limit, ulimit -n, above it)",
+    )
+    keepalive_timeout_s: int = _s(
+        20, "an idle connection (also a new one that never sends a request) is closed after it"
+    )
+    header_timeout_s: float = _s(
+        5.0, "a request's headers must be complete this long after its first byte: else 408, closed"
+    )
+    body_timeout_s: float = _s(
+        1.0,
+        "a request's body must be complete this long after its headers: else 408, closed (an "
+        "exchange sends the whole request at once; past the default tmax a bid is worthless)",
+    )
+    max_header_bytes: int = _s(32 * 1024, "larger request headers get 431 (connection closed)")
     # ---- auction ----
     currency: str = _s("USD", "account currency, the only one the bidder bids in")
     seat: str = _s("bidlake", "our seat id at exchanges (matched against wseat/bseat)")
@@ -59,7 +78,14 @@ class Settings:
         "https://cdn.bidlake.example/creatives", "where creative assets are served from"
     )
     # ---- campaigns, models ----
-    campaigns: str = _s("", "campaign book (default $BIDLAKE_CAMPAIGNS or the shared book)")
+    campaigns: str = _s(
+        "",
+        "campaign book: a database URL (sqlite:///…, postgresql+psycopg://…) or a JSON book file "
+        "(default $BIDLAKE_CAMPAIGNS_URL, else $BIDLAKE_HOME/campaigns.sqlite3)",
+    )
+    campaign_poll_s: float = _s(
+        1.0, "seconds between checks of the campaign book's version (a change bids within it)"
+    )
     models_root: str = _s("", "model registry (default $BIDLAKE_HOME/models)")
     ctr_version: str = _s("", "pin the CTR model to this version (default: follow CURRENT)")
     cvr_version: str = _s("", "pin the CVR model to this version (default: follow CURRENT)")
@@ -103,6 +129,12 @@ class Settings:
     )
     state_refresh_s: float = _s(0.2, "Redis: seconds between refreshes of the pacing view")
     # ---- tracking logs ----
+    events_to: str = _s(
+        "files",
+        "where events go: 'files' (tracking logs in --landing) or kafka://HOST:PORT[,...] "
+        "(a topic per event type, values in --log-format; what Kafka cannot take waits in "
+        "$BIDLAKE_HOME/bidder/kafka-spill)",
+    )
     landing: str = _s("", "tracking-log folder (default $BIDLAKE_HOME/landing)")
     log_format: str = _s("jsonl", "tracking-log format: jsonl or protobuf")
     log_compress: bool = _s(False, "gzip the tracking logs")
@@ -141,6 +173,15 @@ class Settings:
         problems = []
         if self.log_format not in ("jsonl", "protobuf"):
             problems.append(f"log_format must be jsonl or protobuf, got {self.log_format!r}")
+        if self.events_to != "files":
+            from contract.kafka import bootstrap_of  # light: no Kafka client is loaded
+
+            try:
+                if not self.events_to.startswith("kafka://"):
+                    raise ValueError(f"'files' or kafka://HOST:PORT, got {self.events_to!r}")
+                bootstrap_of(self.events_to)
+            except ValueError as exc:
+                problems.append(f"events_to: {exc}")
         if not (self.state == "memory" or self.state.startswith(("redis://", "rediss://"))):
             problems.append(f"state must be 'memory' or a redis:// URL, got {self.state!r}")
         if self.workers < 1:
@@ -175,8 +216,23 @@ class Settings:
         ):
             if getattr(self, name) <= 0:
                 problems.append(f"{name} must be > 0")
-        for name in ("model_poll_s", "state_refresh_s", "log_rotate_s", "log_flush_s"):
+        for name in (
+            "model_poll_s",
+            "campaign_poll_s",
+            "state_refresh_s",
+            "log_rotate_s",
+            "log_flush_s",
+        ):
             if getattr(self, name) <= 0:
+                problems.append(f"{name} must be > 0")
+        for name in (
+            "max_connections",
+            "keepalive_timeout_s",
+            "header_timeout_s",
+            "body_timeout_s",
+            "max_header_bytes",
+        ):
+            if not getattr(self, name) > 0:
                 problems.append(f"{name} must be > 0")
         if problems:
             raise SettingsError("invalid bidder settings: " + "; ".join(problems))
@@ -269,7 +325,11 @@ class Settings:
             ("-> models", str(self.models_path)),
             (
                 "-> campaigns",
-                str(self.campaigns_path or os.environ.get("BIDLAKE_CAMPAIGNS", "(shared book)")),
+                redact_url(
+                    self.campaigns
+                    or os.environ.get("BIDLAKE_CAMPAIGNS_URL")
+                    or str(home().root / "campaigns.sqlite3")
+                ),
             ),
         ]
         return rows

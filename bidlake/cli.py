@@ -37,6 +37,7 @@ COMMANDS: tuple[Command, ...] = (
         "copy reporting marts to PostgreSQL",
     ),
     Command("train", "ml.cli", "ml/", "train, evaluate and export CTR/CVR models"),
+    Command("campaigns", "bidlake.campaign_book.cli", "bidlake/", "the campaign book, versioned"),
     Command("serve", "bidder.cli", "bidder/", "serve OpenRTB bids over HTTP"),
     Command("replay", "simulator.replay_cli", "simulator/", "play the exchange to a bidder"),
     Command("run", "orchestration.run_cli", "orchestration/", "the main job, end to end"),

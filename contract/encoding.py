@@ -19,14 +19,21 @@ import orjson
 
 from contract.events import EVENT_MESSAGES
 
-# A frame longer than this is refused by readers: no event comes near it, and a corrupt
-# length prefix must not make a reader allocate gigabytes.
+# A frame longer than this is refused by readers: no event comes near it (a bid request
+# is ~340 B of protobuf), and a corrupt length prefix must not make a reader allocate
+# gigabytes. Readers check the prefix against it before reading or buffering the body;
+# writers refuse to produce what readers would refuse.
 MAX_FRAME_BYTES = 1 << 20
+# The same cap for a JSON line (without its newline; a bid request is ~700 B).
+MAX_LINE_BYTES = MAX_FRAME_BYTES
 
 
 def json_line(event: Mapping[str, object]) -> bytes:
     """One event in the JSON form, newline-terminated."""
-    return orjson.dumps(event) + b"\n"
+    line = orjson.dumps(event)
+    if len(line) > MAX_LINE_BYTES:
+        raise ValueError(f"event of {len(line)} bytes of JSON: over the {MAX_LINE_BYTES} cap")
+    return line + b"\n"
 
 
 def varint(value: int) -> bytes:
@@ -46,6 +53,8 @@ def varint(value: int) -> bytes:
 
 def frame(payload: bytes) -> bytes:
     """`payload` prefixed by its length (the delimited framing)."""
+    if len(payload) > MAX_FRAME_BYTES:
+        raise ValueError(f"frame of {len(payload)} bytes: over the {MAX_FRAME_BYTES} cap")
     return varint(len(payload)) + payload
 
 
@@ -59,7 +68,10 @@ def protobuf_frame(event_type: str, event: Mapping[str, object]) -> bytes:
 
 
 def read_varint_frames(data: bytes | io.BufferedIOBase) -> Iterable[tuple[int, bytes]]:
-    """Yield (offset, message bytes) of a length-delimited stream; raises on truncation."""
+    """Yield (offset, message bytes) of a length-delimited stream.
+
+    Raises ValueError on truncation and on a frame announced longer than MAX_FRAME_BYTES.
+    """
     buffer = data if isinstance(data, bytes) else data.read()
     pos, end = 0, len(buffer)
     while pos < end:
@@ -75,6 +87,8 @@ def read_varint_frames(data: bytes | io.BufferedIOBase) -> Iterable[tuple[int, b
             shift += 7
             if shift > 63:
                 raise ValueError(f"malformed length prefix at byte {start}")
+        if length > MAX_FRAME_BYTES:
+            raise ValueError(f"frame at byte {start} announces {length} bytes: over the cap")
         if pos + length > end:
             raise ValueError(f"truncated message at byte {start}: {length} bytes announced")
         yield start, buffer[pos : pos + length]

@@ -2,7 +2,9 @@
 
 Exit status: 0 when every record of every source is accounted for (raw, quarantine or
 duplicate); 1 when some file could not be read (it is retried by the next run); 2 for a
-usage error such as a DIR that does not exist.
+usage error such as a DIR that does not exist; 3 when the lake could not be written (disk
+full, permission denied): the batches committed before stay, the failed one left nothing
+visible, and a rerun once the cause is fixed completes it.
 """
 
 from __future__ import annotations
@@ -62,6 +64,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=1024,
         help="decompressed input per atomic batch, MB (bounds memory; default 1024)",
     )
+    parser.add_argument(
+        "--max-rejects-per-file",
+        type=int,
+        default=10_000,
+        help="past this many refused records, a file is quarantined whole instead of record "
+        "by record (default 10000)",
+    )
+    kafka = parser.add_argument_group(
+        "Kafka", "consume the event topics instead of a landing folder (ingest/kafka_source.py)"
+    )
+    kafka.add_argument(
+        "--kafka", metavar="BOOTSTRAP", help="the cluster's bootstrap servers, host:port[,...]"
+    )
+    kafka.add_argument("--group", default="bidlake-ingest", help="consumer group (bidlake-ingest)")
+    kafka.add_argument("--once", action="store_true", help="stop when caught up (a drain)")
+    kafka.add_argument(
+        "--assign",
+        action="store_true",
+        help="take every partition without joining the group: no rebalance wait; for a "
+        "single drainer, never beside members of the same group",
+    )
+    kafka.add_argument("--max-seconds", type=float, default=None, help="stop after this long")
+    kafka.add_argument(
+        "--batch-messages", type=int, default=500_000, help="messages per lake commit (500000)"
+    )
+    kafka.add_argument(
+        "--batch-seconds", type=float, default=60.0, help="seconds per lake commit at most (60)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -70,6 +100,10 @@ def run(args: argparse.Namespace) -> int:
     from bidlake.paths import home as current_home
 
     console = Console(soft_wrap=True)  # long paths stay on one line (greppable logs)
+    if args.kafka:
+        from ingest.kafka_source import run_cli
+
+        return run_cli(args, console.print)
     home = current_home()
     if args.dir is not None and not args.dir.exists():
         console.print(f"[red]bidlake ingest: {args.dir} does not exist[/red]")
@@ -79,21 +113,39 @@ def run(args: argparse.Namespace) -> int:
         return 2
     landing = args.dir if args.dir is not None else home.landing
     if not args.watch:
-        if not landing.exists():
-            console.print(f"nothing to ingest: {landing} does not exist yet")
-            code = 0
-        else:
-            code = _once(args, landing, console).exit_code
-        if args.compact:
-            _print_compaction(console, _compact(args))
+        try:
+            if not landing.exists():
+                console.print(f"nothing to ingest: {landing} does not exist yet")
+                code = 0
+            else:
+                code = _once(args, landing, console).exit_code
+            if args.compact:
+                _print_compaction(console, _compact(args))
+        except OSError as exc:
+            return _stopped(console, exc)
         return code
     return _watch(args, landing, console)
+
+
+WRITE_FAILED = 3
+
+
+def _stopped(console: Console, exc: OSError) -> int:
+    """Say which file could not be written and why, and what is left; exit status 3."""
+    console.print(
+        f"[red]bidlake ingest: stopped by a file system error: {exc}[/red]\n"
+        "The batches committed before it are in the lake; the failed batch left nothing "
+        "visible and its files stay in the landing folder. Free space or fix the "
+        "permission, then run it again."
+    )
+    return WRITE_FAILED
 
 
 def _ingest_kwargs(args: argparse.Namespace) -> dict[str, object]:
     return {
         "dedup_horizon_hours": args.dedup_horizon_hours,
         "batch_bytes": args.batch_mb << 20,
+        "max_rejects_per_file": args.max_rejects_per_file,
     }
 
 
@@ -124,7 +176,7 @@ def _once(args: argparse.Namespace, landing: Path, console: Console) -> IngestRe
 
 def _size(path: Path) -> int:
     try:
-        return path.stat().st_size
+        return path.lstat().st_size  # a symlink is never followed, not even to size it
     except OSError:
         return 0  # reported by ingest itself
 
@@ -152,7 +204,12 @@ def _watch(args: argparse.Namespace, landing: Path, console: Console) -> int:
     try:
         while not stop.is_set():
             if landing.exists():
-                report = ingest(landing, **_ingest_kwargs(args))  # type: ignore[arg-type]
+                try:
+                    report = ingest(landing, **_ingest_kwargs(args))  # type: ignore[arg-type]
+                except OSError as exc:  # a full disk: say so, and try again next poll
+                    code = _stopped(console, exc)
+                    stop.wait(args.interval)
+                    continue
                 # An unreadable file is retried every poll; say so once, not every time.
                 failed = {str(s.path) for s in report.sources if s.status == "failed"}
                 news = [
@@ -219,7 +276,9 @@ def _print_report(
                 style="bold",
             )
             console.print(table)
-    problems = [s for s in new if s.status in ("failed", "file_quarantined") or s.warnings]
+    problems = [
+        s for s in new if s.status in ("failed", "file_quarantined", "refused") or s.warnings
+    ]
     for s in problems[:10]:
         colour = "red" if s.status == "failed" else "yellow"
         what = s.message or "; ".join(s.warnings)

@@ -93,7 +93,7 @@ def compact(
     home = _resolve_home(home)
     ledger = Ledger(home)
     report = CompactionReport()
-    with ledger.lock(wait=wait_for_lock):
+    with lake.restricted_umask(), ledger.lock(wait=wait_for_lock):
         report.recovered = ledger.recover()
         retired = ledger.retired()
         plan: list[tuple[str, list[tuple[Path, int]]]] = []

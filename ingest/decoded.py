@@ -17,7 +17,7 @@ import pyarrow as pa
 from contract.events import Column
 from ingest.errors import ErrorCode, RecordError
 from ingest.lake_schema import schema_of
-from ingest.rules import check, explain
+from ingest.rules import TimeWindow, check, explain
 
 
 @dataclass(frozen=True)
@@ -68,18 +68,30 @@ def finish(
     rejects: list[Reject],
     event_type: str,
     columns: Sequence[Column],
+    window: TimeWindow | None = None,
 ) -> Checked:
-    """Apply the rules to decoded rows; rows that fail join `rejects` with their bytes."""
-    verdict = check(table, event_type, columns)
+    """Apply the rules to decoded rows; rows that fail join `rejects` with their bytes.
+
+    `window`: the event-time window of the file (`ingest.rules.file_window`), if any.
+    """
+    verdict = check(table, event_type, columns, window)
     records = table.num_rows + len(rejects)
     if verdict.all_valid:
         return Checked(table, rejects, records)
     bad = np.flatnonzero(~verdict.valid)
     located = spans(bad)
-    bad_rows = table.take(pa.array(bad)).to_pylist()
+    # Only the blamed field of each rejected row is needed for its message: gather those
+    # columns, not whole rows (a chunk of 64k garbage rows must stay cheap).
+    blamed = verdict.fields[bad]
+    value_of: dict[int, object] = {}
+    for column_index in np.unique(blamed).tolist():
+        rows = bad[blamed == column_index]
+        values = table[columns[column_index].name].take(pa.array(rows)).to_pylist()
+        value_of.update(zip(rows.tolist(), values, strict=True))
     for k, row_index in enumerate(bad.tolist()):
         field = columns[int(verdict.fields[row_index])].name
-        error = explain(bad_rows[k], verdict.code(row_index), field, event_type, columns)
+        row = {field: value_of[row_index]}
+        error = explain(row, verdict.code(row_index), field, event_type, columns, window)
         offset, payload = located[k]
         rejects.append(Reject.of(int(record_numbers[row_index]), offset, error, payload))
     rejects.sort(key=lambda r: (r.record is None, r.record or 0, r.offset))

@@ -8,9 +8,16 @@ before it.
 Against the lake: the lake itself is the index — no second structure to keep in step with
 it, so a crash can never leave the two disagreeing. An incoming event is a duplicate when
 the lake holds the same event_id in an hour partition within `horizon_hours` of its own
-(its event_time's hour). Re-sent events (retried notices, a shipper re-sending after a
-timeout, the same file copied twice) carry the same event_time, so the horizon only has to
-cover clock differences between a retry and its original; 1 hour is the default.
+(its event_time's hour). Re-sent events (a shipper re-sending after a timeout, the same
+file copied twice) carry the same event_time, so the horizon only has to cover clock
+differences between a retry and its original; 1 hour is the default.
+Two event types repeat an id with a *new* event_time: the bidder logs a win notice as the
+impression `event_id = bid_id` at the time the notice arrives, so an exchange retrying a
+notice (after the bidder's own 15-minute repeat window, or to a restarted bidder) logs the
+same impression hours later; and a conversion pixel fired again reuses its order id days
+later. Their horizon is at least `RESENT_HORIZON_HOURS`: the warehouse's
+`win_notice_max_delay_hours` (6) + 1 for impressions, the 7-day post-click attribution
+window + 1 hour for conversions (`horizon_for`).
 
 Cost: one DuckDB scan of the `event_id` column of the live files in the hours the batch
 touches, ± the horizon, hash-joined with the batch's ids. It grows with the data of
@@ -18,8 +25,8 @@ those hours, not with the size of the lake: a late event for last month reads la
 month's hour, not the month. At 500 bid requests/s an hour is 1.8M ids (~30 MB of
 event_id column); `benchmarks/ingest` measures the lookup against a growing lake.
 Beyond the horizon, duplicates are not looked for: the warehouse's staging models
-deduplicate by event_id again (over all time), which is where a duplicate arriving days
-apart would be caught.
+deduplicate by event_id again within each hour partition, and a duplicate in another hour
+stops the build (loudly: nothing wrong is published; docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -36,6 +43,13 @@ from bidlake.paths import Home
 from ingest import lake
 
 DEFAULT_HORIZON_HOURS = 1
+# Event types whose duplicates carry a new event_time (see above): their minimum horizon.
+RESENT_HORIZON_HOURS = {"impression": 6 + 1, "conversion": 7 * 24 + 1}
+
+
+def horizon_for(event_type: str, horizon_hours: int) -> int:
+    """The lookup horizon of `event_type`: `horizon_hours`, or more for resent types."""
+    return max(horizon_hours, RESENT_HORIZON_HOURS.get(event_type, 0))
 
 
 def first_occurrences(ids: pa.ChunkedArray | pa.Array) -> np.ndarray:

@@ -25,6 +25,8 @@ class ErrorCode(StrEnum):
     WRONG_TYPE = "wrong_type"  # a value of the wrong JSON type or protobuf wire type
     MISSING_REQUIRED = "missing_required"  # event_id, event_time or a key of the type empty
     BAD_EVENT_TIME = "bad_event_time"  # event_time outside the plausible window
+    # event_time too far before or after the hour in the file's name (`ingest.rules`)
+    EVENT_TIME_OUTSIDE_WINDOW = "event_time_outside_window"
     OUT_OF_RANGE = "out_of_range"  # negative price, probability outside [0, 1], ...
     UNKNOWN_VALUE = "unknown_value"  # a categorical value outside its vocabulary
     # ---- file level ----
@@ -32,6 +34,15 @@ class ErrorCode(StrEnum):
     UNKNOWN_EVENT_TYPE = "unknown_event_type"  # the folder is not an event type
     UNKNOWN_FORMAT = "unknown_format"  # the extension is none of jsonl, jsonl.gz, pb, pb.gz
     UNREADABLE = "unreadable"  # the operating system refused to read it
+    # A symlink, FIFO, device, socket or folder where a log file should be: refused unread,
+    # never followed or copied (the ledger and the quarantine table say so).
+    NOT_A_REGULAR_FILE = "not_a_regular_file"
+    # The caps of `ingest.pipeline` (see ingest/README.md, "Limits"); past one, the file is
+    # copied whole into the quarantine instead of record by record.
+    RECORD_TOO_LONG = "record_too_long"  # a line or frame (length prefix) over the cap
+    TOO_MANY_REJECTS = "too_many_rejects"  # more refused records (or bytes) than allowed
+    TOO_MANY_PARTITIONS = "too_many_partitions"  # events spread over too many hours
+    FILE_TOO_LARGE = "file_too_large"  # decompresses to more than a file may hold
 
 
 RECORD_CODES: frozenset[ErrorCode] = frozenset(
@@ -46,6 +57,7 @@ RECORD_CODES: frozenset[ErrorCode] = frozenset(
         ErrorCode.WRONG_TYPE,
         ErrorCode.MISSING_REQUIRED,
         ErrorCode.BAD_EVENT_TIME,
+        ErrorCode.EVENT_TIME_OUTSIDE_WINDOW,
         ErrorCode.OUT_OF_RANGE,
         ErrorCode.UNKNOWN_VALUE,
     }

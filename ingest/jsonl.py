@@ -30,7 +30,7 @@ import json
 import math
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
@@ -38,14 +38,18 @@ import pyarrow.compute as pc
 import pyarrow.json as pj
 from google.protobuf.descriptor import FieldDescriptor
 
+from contract.encoding import MAX_LINE_BYTES
 from contract.events import Column
 from ingest.decoded import Checked, Reject, default_of, finish, rows_to_table
-from ingest.errors import ErrorCode, RecordError
+from ingest.errors import ErrorCode, RecordError, SourceError
 from ingest.lake_schema import arrow_type
+from ingest.rules import TimeWindow
 
 CHUNK_BYTES = 16 << 20  # lines handed to pyarrow at once: big enough to amortize its setup
+CHUNK_LINES = 1 << 16  # and at most this many (~80 B a line or less): bounds per-line work
+SCAN_BYTES = 1 << 20  # newlines are located this many bytes at a time (bounded scratch)
 SLOW_RUN = 4  # a failing range this short is decoded line by line without more splitting
-FLOAT_EXACT = 2**53  # integers read as float64 are exact up to here; larger go slow
+FLOAT_EXACT = 2**53  # integers read as float64 are exact below this; the rest go slow
 _INT_RANGE = {
     FieldDescriptor.TYPE_INT64: (-(2**63), 2**63 - 1),
     FieldDescriptor.TYPE_INT32: (-(2**31), 2**31 - 1),
@@ -59,6 +63,7 @@ _ROW_HINT = re.compile(r" in row (\d+)\b")
 _LEADING_OK = np.frombuffer(b" \t\r\xef", dtype=np.uint8)  # whitespace, a BOM's first byte
 _TRAILING_WHITESPACE = np.frombuffer(b" \t\r", dtype=np.uint8)
 _JSON_TYPE = {str: "string", int: "integer", float: "number", bool: "boolean"}
+_NO_LINES = np.zeros(0, dtype=np.int64)
 
 
 def _json_type(value: object) -> str:
@@ -231,6 +236,17 @@ class Job:
     offset: int  # byte offset of `data` in the decompressed file
     lines: int = 1  # number of lines in `data`
     tail: bool = False  # True: `data` is the file's last line, without its newline
+    # Line start offsets in `data`, then its length (lines + 1 values), when known.
+    bounds: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+
+def _too_long(line: int, offset: int, cap: int) -> SourceError:
+    return SourceError(
+        ErrorCode.RECORD_TOO_LONG,
+        f"line {line} (at byte {offset} of the decompressed file) is longer than {cap} "
+        f"bytes, the cap on one record (contract.encoding.MAX_LINE_BYTES): no event comes "
+        f"near it, so the file is quarantined whole instead of buffered",
+    )
 
 
 class JsonlDecoder:
@@ -248,37 +264,91 @@ class JsonlDecoder:
 
     # -- chunking a stream of decompressed blocks into jobs
 
-    def jobs(self, blocks: Iterator[bytes], chunk_bytes: int = CHUNK_BYTES) -> Iterator[Job]:
-        """Cut the stream at line ends into ~`chunk_bytes` jobs; the cut-off tail last."""
-        carry = b""
-        line_no, offset = 1, 0
-        first = True
+    def jobs(
+        self,
+        blocks: Iterator[bytes],
+        chunk_bytes: int = CHUNK_BYTES,
+        chunk_lines: int = CHUNK_LINES,
+        max_line: int = MAX_LINE_BYTES,
+    ) -> Iterator[Job]:
+        """Cut the stream at line ends into jobs; the cut-off tail last.
+
+        A job holds at most `chunk_bytes` bytes (or one longer line) and `chunk_lines`
+        lines, so its decoding cost and its rejects are bounded whatever the input (a
+        bomb of empty lines is a stream of 64k-line jobs, not one of millions). Newlines
+        are located `SCAN_BYTES` at a time, and a line longer than `max_line` (without its
+        newline) raises `record_too_long` as soon as it is seen, so neither a job nor the
+        carried incomplete line grows with the input.
+        """
+        data = b""
+        pos = 0  # where the next job starts in `data` (a line start)
+        scanned = 0  # the newlines of data[:scanned] are known ...
+        ends = _NO_LINES  # ... as the offsets just past each one in data[pos:scanned]
+        line_start = 0  # where the line being scanned starts
+        line_no, offset = 1, 0  # of data[pos], and of data[0] in the stream
+        sniffed = False
         for block in blocks:
-            data = carry + block if carry else block
-            if first and data:
-                self._sniff(data[: data.find(b"\n") if b"\n" in data else len(data)])
-                first = False
-            if len(data) < chunk_bytes:
-                carry = data
+            if not block:
                 continue
-            cut = data.rfind(b"\n") + 1
-            if cut == 0:
-                carry = data  # one very long line so far
-                continue
-            chunk, carry = data[:cut], data[cut:]
-            lines = chunk.count(b"\n")
-            yield Job(chunk, line_no, offset, lines)
-            line_no += lines
-            offset += len(chunk)
-        if carry:
-            cut = carry.rfind(b"\n") + 1
-            if cut:
-                lines = carry.count(b"\n", 0, cut)
-                yield Job(carry[:cut], line_no, offset, lines)
-                line_no += lines
-                offset += cut
-            if cut < len(carry):
-                yield Job(carry[cut:], line_no, offset, 1, tail=True)
+            # Keep what is not handed out yet (less than a job and a line), add the block.
+            data = data[pos:] + block if pos < len(data) else block
+            ends = ends - pos
+            scanned -= pos
+            line_start -= pos
+            offset += pos
+            pos = 0
+            if not sniffed:
+                first_end = data.find(b"\n", 0, max_line + 1)
+                self._sniff(data[: first_end if first_end >= 0 else max_line])
+                sniffed = True
+            while True:
+                while len(ends) >= chunk_lines or (len(ends) and scanned - pos >= chunk_bytes):
+                    job = self._job(data, pos, ends, line_no, offset, chunk_bytes, chunk_lines)
+                    yield job
+                    line_no += job.lines
+                    pos = int(ends[job.lines - 1])
+                    ends = ends[job.lines :]
+                if scanned >= len(data):
+                    break
+                stop = min(scanned + SCAN_BYTES, len(data))
+                view = np.frombuffer(data, dtype=np.uint8, count=stop - scanned, offset=scanned)
+                found = np.flatnonzero(view == 10) + (scanned + 1)
+                if found.size:
+                    too_long = np.flatnonzero(np.diff(found, prepend=line_start) > max_line + 1)
+                    if too_long.size:
+                        i = int(too_long[0])
+                        at = int(found[i - 1]) if i else line_start
+                        raise _too_long(line_no + len(ends) + i, offset + at, max_line)
+                    line_start = int(found[-1])
+                    ends = np.concatenate((ends, found)) if len(ends) else found
+                scanned = stop
+                if scanned - line_start > max_line:
+                    raise _too_long(line_no + len(ends), offset + line_start, max_line)
+        while len(ends):
+            job = self._job(data, pos, ends, line_no, offset, chunk_bytes, chunk_lines)
+            yield job
+            line_no += job.lines
+            pos = int(ends[job.lines - 1])
+            ends = ends[job.lines :]
+        if pos < len(data):
+            yield Job(data[pos:], line_no, offset + pos, 1, tail=True)
+
+    @staticmethod
+    def _job(
+        data: bytes,
+        pos: int,
+        ends: np.ndarray,
+        line_no: int,
+        offset: int,
+        chunk_bytes: int,
+        chunk_lines: int,
+    ) -> Job:
+        """The job of the first lines of data[pos:] (`ends`: just past their newlines)."""
+        fit = int(np.searchsorted(ends, pos + chunk_bytes, side="right"))
+        k = max(1, min(len(ends), chunk_lines, fit))
+        end = int(ends[k - 1])
+        bounds = np.concatenate(([pos], ends[:k])).astype(np.int64) - pos
+        return Job(data[pos:end], line_no, offset + pos, k, bounds=bounds)
 
     def _sniff(self, first_line: bytes) -> None:
         """Read int columns as strings when this writer writes them as strings."""
@@ -298,12 +368,13 @@ class JsonlDecoder:
 
     # -- decoding one job
 
-    def decode(self, job: Job) -> Checked:
+    def decode(self, job: Job, window: TimeWindow | None = None) -> Checked:
+        """Decode and check one job; `window`: the file's event-time window, if any."""
         if job.tail:
-            return self._decode_tail(job)
+            return self._decode_tail(job, window)
         data = job.data
         n = job.lines
-        bounds: np.ndarray | None = None  # line start offsets, then the end
+        bounds: np.ndarray | None = job.bounds  # line start offsets, then the end
 
         def line_bounds() -> np.ndarray:
             nonlocal bounds
@@ -315,7 +386,10 @@ class JsonlDecoder:
         pieces: list[tuple[np.ndarray, pa.Table]] = []
         slow: list[int] = []
         whole = None
-        if not self._dirty:
+        # pyarrow does not check that string values are UTF-8: lines that are not go the
+        # slow way (invalid_utf8). An ASCII chunk, the common case, needs no look.
+        not_utf8 = None if data.isascii() else _not_utf8(data, line_bounds())
+        if not self._dirty and not_utf8 is None:
             try:
                 whole = self._read(data)  # the common case: the chunk parses as it is
             except pa.ArrowException:
@@ -325,7 +399,7 @@ class JsonlDecoder:
         if whole is not None and whole.num_rows == n:
             pieces.append((np.arange(n, dtype=np.int64), whole))
         else:
-            self._parse_around_errors(data, line_bounds(), pieces, slow)
+            self._parse_around_errors(data, line_bounds(), pieces, slow, not_utf8)
             if not slow:
                 self._dirty = False
 
@@ -388,10 +462,10 @@ class JsonlDecoder:
             return out
 
         return finish(
-            table, job.first_line + line_of, spans, rejects, self.event_type, self.columns
+            table, job.first_line + line_of, spans, rejects, self.event_type, self.columns, window
         )
 
-    def _decode_tail(self, job: Job) -> Checked:
+    def _decode_tail(self, job: Job, window: TimeWindow | None = None) -> Checked:
         """The file's last line has no newline: complete if it parses, else truncated."""
         got = decode_line(job.data, self.columns, self.by_name, self.event_type)
         if isinstance(got, RecordError):
@@ -414,6 +488,7 @@ class JsonlDecoder:
             [],
             self.event_type,
             self.columns,
+            window,
         )
 
     # -- the pyarrow part
@@ -446,8 +521,11 @@ class JsonlDecoder:
         bounds: np.ndarray,
         pieces: list[tuple[np.ndarray, pa.Table]],
         slow: list[int],
+        exclude: np.ndarray | None = None,
     ) -> None:
         """Parse a chunk that failed as a whole: fast where possible, the rest to `slow`.
+
+        `exclude`: lines known to need the slow path (per line, True).
 
         First, lines that cannot be a JSON object (empty, not opening with "{", not
         closing with "}") go straight to the slow path: truncated lines and HTML error
@@ -463,6 +541,8 @@ class JsonlDecoder:
         opens = (first_byte == ord("{")) | np.isin(first_byte, _LEADING_OK)
         closes = (last_byte == ord("}")) | np.isin(last_byte, _TRAILING_WHITESPACE)
         shapeless = empty | ~opens | ~closes
+        if exclude is not None:
+            shapeless |= exclude
         slow.extend(np.flatnonzero(shapeless).tolist())
         kept = np.flatnonzero(~shapeless)
         if kept.size == n:
@@ -509,6 +589,13 @@ class JsonlDecoder:
             pieces.append((kept[lo:hi], table))
 
     def _drop_extra(self, relaxed: pa.Table) -> tuple[pa.Table, np.ndarray | None]:
+        names = [_column_name(relaxed, i) for i in range(relaxed.num_columns)]
+        if None in names:
+            # A key that is not UTF-8 became a column pyarrow cannot name in Python: give
+            # it a name no contract field has (its rows then go the slow way, as below).
+            relaxed = relaxed.rename_columns(
+                [name if name is not None else f"\x00key{i}" for i, name in enumerate(names)]
+            )
         extra = [name for name in relaxed.column_names if name not in self.by_name]
         if not extra:
             return relaxed, None
@@ -564,7 +651,9 @@ class JsonlDecoder:
         else:
             filled = pc.fill_null(col, 0.0)
             as_float = _np_float(filled)
-            ok = (np.floor(as_float) == as_float) & (np.abs(as_float) <= FLOAT_EXACT)
+            # Strictly below 2**53: 2**53 + 1 parses as 2**53 (the nearest double), so a
+            # value of 2**53 may be a rounded bigger one; the slow path reads it exactly.
+            ok = (np.floor(as_float) == as_float) & (np.abs(as_float) < FLOAT_EXACT)
             flagged |= ~ok
             values = np.where(ok, as_float, 0).astype(np.int64)
         # Out of int32 range: the slow path reports it (out_of_range). int64 needs no check:
@@ -574,6 +663,40 @@ class JsonlDecoder:
         values = np.where(in_range, values, 0)
         dtype = np.int32 if c.proto_type == FieldDescriptor.TYPE_INT32 else np.int64
         return pa.chunked_array([pa.array(values.astype(dtype))])
+
+
+def _not_utf8(data: bytes, bounds: np.ndarray) -> np.ndarray | None:
+    """Per line of `data` (line starts then end in `bounds`): not valid UTF-8; None if all are.
+
+    Validated by Arrow in one pass over a zero-copy view of the lines; only when that
+    fails are the lines holding non-ASCII bytes decoded one by one to find the culprits.
+    """
+    n = len(bounds) - 1
+    lines = pa.Array.from_buffers(
+        pa.large_binary(), n, [None, pa.py_buffer(bounds.astype(np.int64)), pa.py_buffer(data)]
+    )
+    try:
+        lines.cast(pa.large_string())
+        return None
+    except pa.ArrowInvalid:
+        pass
+    high = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) >= 0x80)
+    bad = np.zeros(n, dtype=bool)
+    for li in np.unique(np.searchsorted(bounds, high, side="right") - 1).tolist():
+        try:
+            data[int(bounds[li]) : int(bounds[li + 1])].decode("utf-8")
+        except UnicodeDecodeError:
+            bad[li] = True
+    return bad
+
+
+def _column_name(table: pa.Table, i: int) -> str | None:
+    """The name of column `i`, or None when it is not UTF-8 (pyarrow keeps a JSON key's
+    bytes as they are, and fails to decode them)."""
+    try:
+        return str(table.schema.field(i).name)
+    except UnicodeDecodeError:
+        return None
 
 
 def _combine(values: pa.ChunkedArray | pa.Array) -> pa.Array:

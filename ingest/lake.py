@@ -19,7 +19,7 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -36,6 +36,27 @@ HOUR_MS = 3_600_000
 ROW_GROUP_ROWS = 262_144
 COMPRESSION = "zstd"
 MANIFEST_NAME = "manifest.json"
+# Ingest and compaction create files and folders under this umask (added to the caller's):
+# owner read/write, group read, others nothing (files 0o640, folders 0o750). The lake holds
+# user ids and IPs (truncated), the quarantine raw payloads; none of it is for every
+# account on the host. Readers that need the lake join the owner's group.
+UMASK = 0o027
+
+
+@contextlib.contextmanager
+def restricted_umask(mask: int = UMASK) -> Iterator[None]:
+    """Create files and folders under `mask` (or the caller's umask, if stricter) meanwhile.
+
+    The umask is per process, so this is set by the entry points (`ingest`, `compact`) for
+    their duration and restored after; other threads creating files meanwhile get the
+    stricter mask too, never a looser one.
+    """
+    previous = os.umask(mask)
+    os.umask(previous | mask)
+    try:
+        yield
+    finally:
+        os.umask(previous)
 
 
 def staging_root(home: Home) -> Path:
@@ -85,7 +106,7 @@ def write_parquet(table: pa.Table, path: Path) -> int:
     and a half-written one is never published (the commit's intent is written after it).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as handle:
+    with naming(path), open(path, "wb") as handle:
         pq.write_table(
             table,
             handle,
@@ -100,7 +121,20 @@ def write_parquet(table: pa.Table, path: Path) -> int:
 
 def write_json_atomic(path: Path, payload: object) -> None:
     """Replace `path` with `payload` as JSON, atomically and durably (ledger, manifest)."""
-    atomic_write(path, json.dumps(payload, indent=1, sort_keys=True))
+    with naming(path):
+        atomic_write(path, json.dumps(payload, indent=1, sort_keys=True))
+
+
+@contextlib.contextmanager
+def naming(path: Path) -> Iterator[None]:
+    """Add `path` to an OSError raised without a file name (write(2) and fsync(2) on a full
+    disk, pyarrow's writers), so the operator reads which file could not be written."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is None:
+            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
+        raise
 
 
 def publish(pairs: Iterable[tuple[Path, Path]]) -> list[Path]:
@@ -133,10 +167,13 @@ def manifest_path(home: Home) -> Path:
     return home.ledger / MANIFEST_NAME
 
 
-def write_manifest(home: Home, retired: set[str]) -> dict[str, list[str]]:
-    """List live files (paths relative to `lake/raw/`) per event type; write the manifest.
+def write_manifest(
+    home: Home, retired: set[str], *, only_if_changed: bool = False
+) -> dict[str, list[str]]:
+    """List live files (paths relative to `lake/raw/`) per event type; write the manifest
+    (with `only_if_changed`, only when that list differs from the manifest's).
 
-    Called with the lake lock held, after every commit and vacuum.
+    Called with the lake lock held, after every commit and vacuum, and by recovery.
     """
     files: dict[str, list[str]] = {}
     for event_type in sorted(set(EVENT_TYPES) | _present_types(home)):
@@ -147,6 +184,8 @@ def write_manifest(home: Home, retired: set[str]) -> dict[str, list[str]]:
                 live.append(rel)
         files[event_type] = live
     previous = read_manifest(home)
+    if only_if_changed and previous.get("files") == files:
+        return files
     generation = int(previous.get("generation", 0)) + 1 if previous else 1  # type: ignore[call-overload]
     write_json_atomic(
         manifest_path(home),

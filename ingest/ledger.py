@@ -235,6 +235,10 @@ class Ledger:
             for stage in staging.iterdir():
                 if stage.name not in pending_ids:
                     shutil.rmtree(stage, ignore_errors=True)
+        # A crash or a full disk between a ledger entry and the manifest's rewrite leaves
+        # the manifest without the commit's files: list what is on disk again.
+        if self.root.is_dir():
+            lake.write_manifest(self.home, self.retired(), only_if_changed=True)
         return done
 
     def vacuum(self, grace_seconds: float, now_ms: int | None = None) -> list[Path]:

@@ -16,18 +16,24 @@
 A file that cannot be read at all (permissions, I/O errors) is reported and left out of
 the commit, so the next run tries it again; it is the only thing that makes the run
 "not accounted for". A file that is not what its name says, or sits in a folder that is
-no event type, is copied whole into the quarantine and accounted for that way.
+no event type, is copied whole into the quarantine and accounted for that way; so is a
+file past one of the caps below (`Limits`), which keep memory bounded by the batch, not
+by the input. A symlink, FIFO, device or socket is refused unread (`not_a_regular_file`,
+status "refused"): recorded in the ledger and the quarantine table, never copied.
+Everything is written under a restrictive umask (`lake.UMASK`, 0o027).
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import partial
 from itertools import chain
 from pathlib import Path
 from typing import TypeVar
@@ -38,18 +44,43 @@ import pyarrow as pa
 from bidlake.paths import Home
 from bidlake.paths import home as current_home
 from contract.events import columns as contract_columns
+from contract.landing_names import parse_name
 from ingest import dedup, lake, quarantine
 from ingest.decoded import Checked, Reject
 from ingest.errors import ErrorCode, SourceError
 from ingest.jsonl import JsonlDecoder
 from ingest.ledger import Commit, Ledger, Output, SourceRecord
 from ingest.protobuf import ProtobufDecoder
-from ingest.sources import RawStream, Source, check_content, describe, discover
+from ingest.rules import file_window, widest_window_hours
+from ingest.sources import (
+    MAX_REST_BYTES,
+    RawStream,
+    Source,
+    check_content,
+    describe,
+    discover,
+    open_regular,
+)
 
 DEFAULT_BATCH_BYTES = 1 << 30  # decompressed input per batch: bounds memory (~2x this)
 GZIP_RATIO = 6  # assumed decompressed/compressed size when planning batches
 DEFAULT_WORKERS = 2  # this machine has 2 cores
 IN_FLIGHT = 4  # decoded chunks waiting to be collected: bounds memory per source
+
+# The caps (ingest/README.md, "Limits"). Past one, a file is copied whole into the
+# quarantine with the cap's code, instead of record by record; nothing is lost.
+# Rejects: a healthy writer has none, a flaky one ~1 % (1.2k of a 125k-event benchmark
+# file, 10k of a full 1M-event file); beyond that the writer is broken and the file is
+# for a person to look at. 10k rejects with ~1 KB payloads hold ~10 MB.
+DEFAULT_MAX_REJECTS_PER_FILE = 10_000
+MAX_REJECT_BYTES_PER_FILE = 64 << 20  # payload bytes kept per file (records <= 1 MiB each)
+# Hour partitions the valid events of one file may fill: the widest event-time window
+# (conversions, 7 days + 2 h = 170 hours). Files named by the grammar never exceed it
+# (`ingest.rules.file_window`); it bounds the files whose name carries no hour.
+DEFAULT_MAX_HOURS_PER_FILE = widest_window_hours()
+# Decompressed bytes one file may hold: twice what the log writer puts in a file (1M
+# events, ~0.7-0.9 GB of JSON). Bounds a file of valid events that inflates without end.
+DEFAULT_MAX_FILE_BYTES = 2 << 30
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -63,7 +94,7 @@ class SourceReport:
     path: Path
     event_type: str | None
     kind: str
-    # ingested | file_quarantined | already_ingested | same_content | failed
+    # ingested | file_quarantined | refused | already_ingested | same_content | failed
     status: str
     records: int = 0
     raw: int = 0
@@ -117,14 +148,31 @@ def _resolve_home(home: Home | Path | str | None) -> Home:
 
 
 def _ordered(pool: Executor, fn: Callable[[T], R], items: Iterable[T], window: int) -> Iterator[R]:
-    """`map` on a pool, in order, with at most `window` items in flight."""
-    pending: deque = deque()
-    for item in items:
-        pending.append(pool.submit(fn, item))
-        if len(pending) >= window:
+    """`map` on a pool, in order, with at most `window` items in flight.
+
+    Closed early (a cap reached, an error), it cancels what has not started yet.
+    """
+    pending: deque[Future[R]] = deque()
+    try:
+        for item in items:
+            pending.append(pool.submit(fn, item))
+            if len(pending) >= window:
+                yield pending.popleft().result()
+        while pending:
             yield pending.popleft().result()
-    while pending:
-        yield pending.popleft().result()
+    finally:
+        for future in pending:
+            future.cancel()
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The per-file caps (see the constants above and ingest/README.md, "Limits")."""
+
+    max_rejects_per_file: int = DEFAULT_MAX_REJECTS_PER_FILE
+    max_hours_per_file: int = DEFAULT_MAX_HOURS_PER_FILE
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    max_reject_bytes: int = MAX_REJECT_BYTES_PER_FILE
 
 
 # ---------------------------------------------------------------- one source
@@ -135,7 +183,7 @@ class SourceRead:
     """A source read in full (not yet deduplicated)."""
 
     source: Source
-    status: str  # ingested | file_quarantined | same_content | failed
+    status: str  # ingested | file_quarantined | refused | same_content | failed
     sha256: str = ""
     records: int = 0
     tables: list[pa.Table] = field(default_factory=list)
@@ -143,6 +191,9 @@ class SourceRead:
     warnings: list[str] = field(default_factory=list)
     error: SourceError | None = None
     same_as: str = ""
+    decoded_bytes: int = 0  # input after decompression (what the batch size counts)
+    hours: set[int] = field(default_factory=set)  # hour partitions of the valid rows
+    reject_bytes: int = 0  # payload bytes of `rejects`
 
 
 class _Decoders:
@@ -161,13 +212,30 @@ class _Decoders:
         return self._cache[key]
 
 
+def _refused(source: Source, error: SourceError) -> SourceRead:
+    """A source not ingested: unreadable (retried), not a regular file, or quarantined whole."""
+    if error.code is ErrorCode.UNREADABLE:
+        return SourceRead(source, "failed", error=error)
+    if error.code is ErrorCode.NOT_A_REGULAR_FILE:
+        return SourceRead(source, "refused", error=error)
+    return SourceRead(source, "file_quarantined", error=error)
+
+
 def _read_source(
-    source: Source, decoders: _Decoders, pool: Executor, progress: Progress | None
+    source: Source,
+    decoders: _Decoders,
+    pool: Executor,
+    progress: Progress | None,
+    limits: Limits | None = None,
 ) -> SourceRead:
+    limits = limits or Limits()
     problem = source.problem()
     if problem is not None:
-        return SourceRead(source, "file_quarantined", error=problem)
+        return _refused(source, problem)
     decoder = decoders.get(source)
+    assert source.event_type is not None
+    name = parse_name(source.path.name)
+    window = file_window(source.event_type, name.hour) if name is not None else None
     stream = RawStream(source)
     result = SourceRead(source, "ingested")
     blocks = stream.blocks()
@@ -176,6 +244,12 @@ def _read_source(
     def counted(it: Iterator[bytes]) -> Iterator[bytes]:
         nonlocal done
         for block in it:
+            if stream.decoded_bytes > limits.max_file_bytes:
+                raise SourceError(
+                    ErrorCode.FILE_TOO_LARGE,
+                    f"{source.path}: decompresses to more than {limits.max_file_bytes} bytes, "
+                    f"the most one file may hold; quarantined whole",
+                )
             yield block
             if progress is not None:
                 step = stream.stored_bytes - done
@@ -186,16 +260,24 @@ def _read_source(
         first = next(blocks, None)
         check_content(source, stream.first_bytes, first if source.compressed else None)
         all_blocks = counted(chain([first] if first is not None else [], blocks))
-        for checked in _ordered(pool, decoder.decode, decoder.jobs(all_blocks), IN_FLIGHT):  # type: ignore[arg-type]
-            _take(result, checked)
+        decode = partial(decoder.decode, window=window)
+        for checked in _ordered(pool, decode, decoder.jobs(all_blocks), IN_FLIGHT):  # type: ignore[arg-type]
+            _take(result, checked, limits)
+        fault = stream.fault
+        if fault is not None and fault.rest_bytes > len(fault.payload):
+            raise _too_many_rejects(
+                source,
+                f"the undecodable rest of its damaged gzip stream is {fault.rest_bytes} bytes, "
+                f"more than the {MAX_REST_BYTES} bytes the quarantine keeps as one record",
+            )
     except SourceError as exc:
-        if exc.code is ErrorCode.UNREADABLE:
-            return SourceRead(source, "failed", error=exc)
-        return SourceRead(source, "file_quarantined", error=exc)
+        return _refused(source, exc)
+    finally:
+        blocks.close()
     if progress is not None and source.size > done:
         progress(source.size - done, source.path.name)
     result.sha256 = stream.sha256
-    fault = stream.fault
+    result.decoded_bytes = stream.decoded_bytes
     if fault is not None:
         if fault.code is ErrorCode.CORRUPT_STREAM:
             result.rejects.append(
@@ -206,11 +288,37 @@ def _read_source(
     return result
 
 
-def _take(result: SourceRead, checked: Checked) -> None:
+def _take(result: SourceRead, checked: Checked, limits: Limits) -> None:
+    """Add a decoded chunk to its source; a cap reached raises (the file goes whole)."""
+    source = result.source
     result.records += checked.records
     if checked.valid.num_rows:
         result.tables.append(checked.valid)
+        result.hours.update(np.unique(_buckets(checked.valid)).tolist())
+        if len(result.hours) > limits.max_hours_per_file:
+            raise SourceError(
+                ErrorCode.TOO_MANY_PARTITIONS,
+                f"{source.path}: its valid events fall in more than "
+                f"{limits.max_hours_per_file} hour partitions; quarantined whole",
+            )
     result.rejects.extend(checked.rejects)
+    result.reject_bytes += sum(len(r.payload) for r in checked.rejects)
+    if len(result.rejects) > limits.max_rejects_per_file:
+        raise _too_many_rejects(
+            source, f"more than {limits.max_rejects_per_file} of its records are refused"
+        )
+    if result.reject_bytes > limits.max_reject_bytes:
+        raise _too_many_rejects(
+            source,
+            f"its refused records hold more than {limits.max_reject_bytes} bytes",
+        )
+
+
+def _too_many_rejects(source: Source, why: str) -> SourceError:
+    return SourceError(
+        ErrorCode.TOO_MANY_REJECTS,
+        f"{source.path}: {why} (a writer this broken needs a person); quarantined whole",
+    )
 
 
 # ---------------------------------------------------------------- one batch: the plan
@@ -306,6 +414,11 @@ def plan_commit(
             copies.append(FileCopy(src.path, stored))
             whole = Reject(None, 0, read.error.code, read.error.message, "", b"")
             entries.append(quarantine.Entry(str(src.path), src.kind, event_type, whole, stored))
+        elif read.status == "refused":
+            # Not a regular file: a row says so, and nothing is read or copied.
+            assert read.error is not None
+            whole = Reject(None, 0, read.error.code, read.error.message, "", b"")
+            entries.append(quarantine.Entry(str(src.path), src.kind, event_type, whole))
         entries += [quarantine.Entry(str(src.path), src.kind, event_type, r) for r in read.rejects]
         sources.append(_ledger_entry(read, raw[i], duplicates[i]))
     if entries:
@@ -453,32 +566,43 @@ class _Batch:
         keep = dedup.first_occurrences(ids)
         buckets = _buckets(table)
         first_rows = np.flatnonzero(keep)
+        horizon = dedup.horizon_for(event_type, self.horizon)
         files = dedup.lake_candidates(
             self.home,
             event_type,
             buckets[first_rows],
-            self.horizon,
+            horizon,
             # A previous attempt of this very commit (ledger lost): its files are us.
             exclude={f"part-{commit_id}.parquet"},
         )
         if files:
             seen = dedup.seen_in_lake(
-                ids.take(pa.array(first_rows)), buckets[first_rows], files, self.horizon
+                ids.take(pa.array(first_rows)), buckets[first_rows], files, horizon
             )
             keep[first_rows[seen]] = False
         return keep
 
 
 def _copy_file(src: Path, dst: Path) -> str:
-    """Copy `src` to `dst`, fsynced; returns the sha256 of the bytes copied."""
+    """Copy `src` to `dst`, fsynced; returns the sha256 of the bytes copied.
+
+    `src` is opened as it was read: never through a symlink, never a FIFO (a source swapped
+    since raises, and the batch is retried by the next run; the target is never copied).
+    """
     dst.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
-    with open(src, "rb") as fin, open(dst, "wb") as fout:
+    try:
+        fin = open_regular(src)
+    except SourceError as exc:
+        raise OSError(errno.EINVAL, exc.message, str(src)) from exc
+    with fin, open(dst, "wb") as fout:
         while block := fin.read(1 << 20):
             digest.update(block)
-            fout.write(block)
-        fout.flush()
-        os.fsync(fout.fileno())
+            with lake.naming(dst):
+                fout.write(block)
+        with lake.naming(dst):
+            fout.flush()
+            os.fsync(fout.fileno())
     return digest.hexdigest()
 
 
@@ -531,11 +655,15 @@ def ingest(
     workers: int = DEFAULT_WORKERS,
     progress: Progress | None = None,
     wait_for_lock: bool = True,
+    max_rejects_per_file: int = DEFAULT_MAX_REJECTS_PER_FILE,
+    max_hours_per_file: int = DEFAULT_MAX_HOURS_PER_FILE,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
 ) -> IngestReport:
     """Ingest `sources` (a landing folder, files, or None for `<home>/landing`).
 
     Raises FileNotFoundError when a folder given does not exist (a source file given that
-    does not exist is reported as a failed source instead).
+    does not exist is reported as a failed source instead). The `max_*` caps: see
+    ingest/README.md, "Limits". Files are created under `lake.UMASK` (0o027) meanwhile.
     """
     started = time.perf_counter()
     home = _resolve_home(home)
@@ -544,7 +672,8 @@ def ingest(
     paths = _collect(sources, home)
     ledger = Ledger(home)
     report = IngestReport()
-    with ledger.lock(wait=wait_for_lock):
+    limits = Limits(max_rejects_per_file, max_hours_per_file, max_file_bytes)
+    with lake.restricted_umask(), ledger.lock(wait=wait_for_lock):
         report.recovered = ledger.recover()
         index = ledger.index()
         todo: list[Source] = []
@@ -579,33 +708,32 @@ def ingest(
 
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             decoders = _Decoders()
-            for group in _batches(todo, batch_bytes):
-                batch = _Batch(home, ledger, index.by_content, dedup_horizon_hours, pool)
-                for source in group:
-                    batch.add(_read_source(source, decoders, pool, progress))
-                    report.bytes_read += source.size
-                if batch.reads:
-                    commit_id, reports = batch.commit()
-                    report.sources += reports
-                    if commit_id:
-                        report.commits.append(commit_id)
+
+            def commit(batch: _Batch) -> None:
+                commit_id, reports = batch.commit()
+                report.sources.extend(reports)
+                if commit_id:
+                    report.commits.append(commit_id)
+
+            # Consecutive batches of about `batch_bytes` of decompressed input (at least
+            # one file each), by the estimate before a file is read and by what it really
+            # inflated to after: a gzip file far above GZIP_RATIO closes its batch early.
+            batch = _Batch(home, ledger, index.by_content, dedup_horizon_hours, pool)
+            size = 0
+            for source in todo:
+                estimate = source.size * (GZIP_RATIO if source.compressed else 1)
+                if batch.reads and size + estimate > batch_bytes:
+                    commit(batch)
+                    batch = _Batch(home, ledger, index.by_content, dedup_horizon_hours, pool)
+                    size = 0
+                read = _read_source(source, decoders, pool, progress, limits)
+                batch.add(read)
+                report.bytes_read += source.size
+                size += max(estimate, read.decoded_bytes)
+            if batch.reads:
+                commit(batch)
         if not paths and not (home.ledger / lake.MANIFEST_NAME).exists():
             lake.write_manifest(home, ledger.retired())
     report.sources.sort(key=lambda s: str(s.path))
     report.seconds = time.perf_counter() - started
     return report
-
-
-def _batches(sources: Sequence[Source], batch_bytes: int) -> Iterator[list[Source]]:
-    """Consecutive groups of about `batch_bytes` of decompressed input (at least 1 file)."""
-    group: list[Source] = []
-    size = 0
-    for source in sources:
-        estimate = source.size * (GZIP_RATIO if source.compressed else 1)
-        if group and size + estimate > batch_bytes:
-            yield group
-            group, size = [], 0
-        group.append(source)
-        size += estimate
-    if group:
-        yield group

@@ -32,10 +32,12 @@ import numpy as np
 import pyarrow as pa
 from google.protobuf.descriptor import FieldDescriptor
 
+from contract.encoding import MAX_FRAME_BYTES
 from contract.events import Column
 from ingest.decoded import Checked, Reject, default_of, finish, rows_to_table
-from ingest.errors import ErrorCode, RecordError
+from ingest.errors import ErrorCode, RecordError, SourceError
 from ingest.lake_schema import schema_of
+from ingest.rules import TimeWindow
 
 CHUNK_MESSAGES = 65_536  # messages decoded in lock step; keeps numpy arrays cache-sized
 _PAD = 16  # zero bytes after the buffer, so 12-byte gathers and varints never run off it
@@ -85,67 +87,112 @@ class Job:
     tail: bool = False  # True: `data` is the cut-off rest of the file (one reject)
 
 
-def _frame_bounds(buf: bytes) -> tuple[list[int], list[int], int]:
-    """Walk the length prefixes of `buf`: body starts/ends of complete frames, stop offset.
+class _FrameTooLong(Exception):
+    def __init__(self, at: int, frames: int, length: int) -> None:
+        super().__init__(at, frames, length)
+        self.at = at  # where its length prefix starts
+        self.frames = frames  # complete frames before it in this call
+        self.length = length  # announced (at least; -1: a varint of over 10 bytes)
+
+
+def _frame_bounds(
+    buf: bytes, pos: int = 0, limit: int = CHUNK_MESSAGES, max_frame: int = MAX_FRAME_BYTES
+) -> tuple[list[int], list[int], int]:
+    """Walk the length prefixes of buf[pos:]: body starts/ends of complete frames, stop offset.
 
     Sequential by nature (each frame's start depends on the previous length), so it is a
-    tight Python loop: ~0.4 µs per frame, with 1- and 2-byte prefixes inlined. The stop
-    offset is where the first incomplete frame (to be continued in the next block) begins.
+    tight Python loop: ~0.4 µs per frame, with 1- and 2-byte prefixes inlined. It stops
+    after `limit` frames, or at the first incomplete frame (to be continued in the next
+    block); the stop offset is where that frame begins. A prefix announcing more than
+    `max_frame` bytes raises `_FrameTooLong` as soon as its bits say so, before anything
+    waits for (or allocates) the body.
     """
     starts: list[int] = []
     ends: list[int] = []
     add_start, add_end = starts.append, ends.append
-    pos, end = 0, len(buf)
-    while pos < end:
+    end = len(buf)
+    n = 0
+    while pos < end and n < limit:
         b = buf[pos]
         if b < 0x80:
             body = pos + 1
-            stop = body + b
+            length = b
         elif pos + 1 < end and buf[pos + 1] < 0x80:
             body = pos + 2
-            stop = body + ((b & 0x7F) | (buf[pos + 1] << 7))
+            length = (b & 0x7F) | (buf[pos + 1] << 7)
         else:
             length, shift, body = 0, 0, pos
             while True:
-                if body >= end or shift > 63:
-                    return starts, ends, pos  # incomplete (or absurd) prefix: stop here
+                if body >= end:
+                    return starts, ends, pos  # incomplete prefix (< 10 bytes): wait
                 byte = buf[body]
                 body += 1
                 length |= (byte & 0x7F) << shift
+                if length > max_frame:
+                    raise _FrameTooLong(pos, n, length)
                 if byte < 0x80:
                     break
                 shift += 7
-            stop = body + length
+                if shift > 63:
+                    raise _FrameTooLong(pos, n, -1)
+        if length > max_frame:
+            raise _FrameTooLong(pos, n, length)
+        stop = body + length
         if stop > end:
             break  # the frame is not complete in this buffer
         add_start(body)
         add_end(stop)
         pos = stop
+        n += 1
     return starts, ends, pos
 
 
-def frame_jobs(blocks: Iterator[bytes], chunk_messages: int = CHUNK_MESSAGES) -> Iterator[Job]:
-    """Cut a stream of decompressed blocks into jobs of whole frames; the cut-off rest last."""
+def frame_jobs(
+    blocks: Iterator[bytes],
+    chunk_messages: int = CHUNK_MESSAGES,
+    max_frame: int = MAX_FRAME_BYTES,
+) -> Iterator[Job]:
+    """Cut a stream of decompressed blocks into jobs of whole frames; the cut-off rest last.
+
+    A job holds at most `chunk_messages` frames; what is carried from one block to the
+    next is one incomplete frame, at most `max_frame` bytes (a longer one raises
+    `record_too_long`: the framing is lost there, and the file is quarantined whole).
+    """
     carry = b""
     frame_no, offset = 1, 0
     for block in blocks:
         data = carry + block if carry else block
-        starts_list, ends_list, stop = _frame_bounds(data)
-        starts = np.asarray(starts_list, dtype=np.int64)
-        ends = np.asarray(ends_list, dtype=np.int64)
-        lo = 0  # the job's first byte: the first frame's length prefix
-        for first in range(0, len(starts), chunk_messages):
-            last = min(first + chunk_messages, len(starts))
-            hi = int(ends[last - 1])
-            yield Job(
-                data[lo:hi], starts[first:last] - lo, ends[first:last] - lo, frame_no, offset + lo
-            )
-            frame_no += last - first
-            lo = hi
-        carry = data[stop:]
-        offset += stop
+        pos = 0  # the next job's first byte: a frame's length prefix
+        while True:
+            try:
+                starts_list, ends_list, stop = _frame_bounds(data, pos, chunk_messages, max_frame)
+            except _FrameTooLong as exc:
+                raise _too_long(
+                    frame_no + exc.frames, offset + exc.at, exc.length, max_frame
+                ) from None
+            if not starts_list:
+                break
+            starts = np.asarray(starts_list, dtype=np.int64) - pos
+            ends = np.asarray(ends_list, dtype=np.int64) - pos
+            yield Job(data[pos:stop], starts, ends, frame_no, offset + pos)
+            frame_no += len(starts_list)
+            pos = stop
+            if len(starts_list) < chunk_messages:
+                break
+        carry = data[pos:]
+        offset += pos
     if carry:
         yield Job(carry, np.zeros(0, np.int64), np.zeros(0, np.int64), frame_no, offset, tail=True)
+
+
+def _too_long(frame: int, offset: int, length: int, cap: int) -> SourceError:
+    announced = f"{length} bytes" if length >= 0 else "a varint of over 10 bytes"
+    return SourceError(
+        ErrorCode.RECORD_TOO_LONG,
+        f"frame {frame} (at byte {offset} of the decompressed file) announces {announced}, "
+        f"more than {cap} bytes, the cap on one record (contract.encoding.MAX_FRAME_BYTES): "
+        f"the framing is lost from there, so the file is quarantined whole",
+    )
 
 
 # ---------------------------------------------------------------- slow path: one message
@@ -303,7 +350,8 @@ class ProtobufDecoder:
     def jobs(self, blocks: Iterator[bytes]) -> Iterator[Job]:
         return frame_jobs(blocks)
 
-    def decode(self, job: Job) -> Checked:
+    def decode(self, job: Job, window: TimeWindow | None = None) -> Checked:
+        """Decode and check one job; `window`: the file's event-time window, if any."""
         if job.tail:
             return self._decode_tail(job)
         m = len(job.starts)
@@ -352,7 +400,13 @@ class ProtobufDecoder:
             return out
 
         return finish(
-            table, job.first_frame + frame_of, spans, rejects, self.event_type, self.columns
+            table,
+            job.first_frame + frame_of,
+            spans,
+            rejects,
+            self.event_type,
+            self.columns,
+            window,
         )
 
     @staticmethod

@@ -16,13 +16,15 @@ refused anything, one row per refused record:
 | error_field | the field to blame, "" when none |
 | error_message | for people |
 | payload | the record's raw bytes: the line without its newline, the frame without its |
-|  | length prefix |
+|  | length prefix; null for a row about a whole file (refused or stored) |
 | stored_file | for a whole file refused (e.g. `format_mismatch`): its copy, relative to `lake/` |
 | ingested_at | when the batch ran (UTC) |
 
 Query it with DuckDB: `SELECT error_code, count(*) FROM
 read_parquet('<home>/lake/quarantine/records/*.parquet') GROUP BY ALL`. Files refused whole
-are copied to `quarantine/files/<commit_id>/<folder>/<name>`, byte for byte.
+are copied to `quarantine/files/<commit_id>/<folder>/<name>`, byte for byte — except what
+is not a regular file (`not_a_regular_file`: a symlink, FIFO, device, socket), which gets
+its row but is never read or copied.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from ingest.decoded import Reject
+from ingest.errors import FILE_CODES
 
 SCHEMA = pa.schema(
     [
@@ -87,7 +90,12 @@ def to_table(entries: list[Entry], commit_id: str, ingested_at_ms: int) -> pa.Ta
             "error_code": [str(e.reject.code) for e in entries],
             "error_field": [e.reject.field for e in entries],
             "error_message": [e.reject.message for e in entries],
-            "payload": [e.reject.payload if e.stored_file is None else None for e in entries],
+            "payload": [
+                None
+                if e.stored_file is not None or e.reject.code in FILE_CODES
+                else e.reject.payload
+                for e in entries
+            ],
             "stored_file": [e.stored_file for e in entries],
             "ingested_at": pa.array([ingested_at_ms] * n, type=pa.timestamp("ms", tz="UTC")),
         },

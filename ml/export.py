@@ -7,6 +7,12 @@ write `<models>/<name>/<version>/` (model.json, eval.json, gate.json, reliabilit
 roc.png) and move CURRENT when the gate says so. Every export is recorded in
 `<models>/<name>/history.jsonl`, promoted or not, with the reason.
 
+The artifact is signed with the deployment's model-signing key (ml/artifact.py:
+`signing_key()`, the same key the bidder verifies with), resolved before training starts so
+that a missing or short key fails in a second, not after the fit. The current model the
+gate compares against is loaded with that key too: an unsigned or foreign one counts as
+unusable (the bidder would refuse it), so the new model replaces it.
+
 The gate: a new model replaces the current one only if its log loss on *this* holdout is
 not worse than the current model's on the same rows by more than `GATE_TOLERANCE`
 (relative). Log loss, because the bidder multiplies values by probabilities: a model that
@@ -31,8 +37,9 @@ import numpy as np
 import pyarrow as pa
 from scipy import sparse
 
+from bidlake.keys import Key
 from ml import evaluate, registry
-from ml.artifact import ArtifactError, new_document, seal
+from ml.artifact import ArtifactError, new_document, seal, signing_key
 from ml.data import TASKS, DataError
 from ml.encode import encode
 from ml.scorer import ScoringModel
@@ -108,8 +115,9 @@ def predict_rows(
     return np.asarray(expit(model.slope * z + model.offset))
 
 
-def decide(training: Training, models_root: Path | None) -> GateVerdict:
-    """Compare the new model with the current one on the new model's holdout."""
+def decide(training: Training, models_root: Path | None, key: Key | None = None) -> GateVerdict:
+    """Compare the new model with the current one on the new model's holdout (the current
+    one loaded with `key`, when given: an artifact that fails it is unusable)."""
     name = training.task.name
     new_loss = training.metrics["model"]["log_loss"]
     normalized_entropy = training.metrics["model"].get("normalized_entropy")
@@ -127,7 +135,7 @@ def decide(training: Training, models_root: Path | None) -> GateVerdict:
     if current is None:
         return GateVerdict(True, "no current model: promoted as the first", new_loss)
     try:
-        model = registry.load_version(name, current, models_root)
+        model = registry.load_version(name, current, models_root, key)
     except (ArtifactError, registry.RegistryError) as exc:
         return GateVerdict(True, f"current model {current} is unusable ({exc})", new_loss, current)
     same_spec = model.spec == training.spec
@@ -225,9 +233,12 @@ def export(
     promote: bool = True,
     now_ms: int | None = None,
     progress: Progress | None = None,
+    key: Key | None = None,
 ) -> TrainResult:
-    """Write the trained model as a new registry version; move CURRENT if the gate allows."""
+    """Write the trained model as a new registry version, signed with `key` (default: the
+    deployment's model-signing key); move CURRENT if the gate allows."""
     say = progress or (lambda _msg: None)
+    key = key if key is not None else signing_key()
     name = training.task.name
     created = int(time.time() * 1000) if now_ms is None else now_ms
     doc = build_document(training, created)
@@ -238,7 +249,7 @@ def export(
             f"{name}: the pure-Python scorer differs from scikit-learn by {parity:.3g} "
             f"(> {PARITY_TOLERANCE}) on holdout rows; not exporting"
         )
-    verdict = decide(training, models_root)
+    verdict = decide(training, models_root, key)
     if not promote and verdict.promote:
         verdict = GateVerdict(
             False,
@@ -254,7 +265,7 @@ def export(
 
     plots: list[Path] = []
     with registry.staging(name, version, models_root) as folder:
-        write_artifact(doc, folder / registry.MODEL_FILE)
+        write_artifact(doc, folder / registry.MODEL_FILE, key)
         curves = {f"model {version}": training.p_holdout}
         y = training.y_holdout
         if training.truth_holdout is not None:
@@ -277,7 +288,7 @@ def export(
     final = registry.version_dir(name, version, models_root)
     plots = [final / p.name for p in plots]
     if verdict.promote:
-        registry.set_current(name, version, models_root)
+        registry.set_current(name, version, models_root, key)
     registry.append_history(
         name,
         {
@@ -337,8 +348,10 @@ def train_and_export(
     promote: bool = True,
     now_ms: int | None = None,
     progress: Callable[[str], None] | None = None,
+    key: Key | None = None,
 ) -> TrainResult:
-    """Train model `name` ("ctr" or "cvr") from the warehouse and export it.
+    """Train model `name` ("ctr" or "cvr") from the warehouse and export it, signed with
+    `key` (default: the deployment's model-signing key, resolved before training).
 
     `con`: a DuckDB connection holding the feature marts; default the published catalog
     (`warehouse.catalog.connect_read_only()`), closed afterwards. `truth_dir`:
@@ -347,6 +360,7 @@ def train_and_export(
     """
     if name not in TASKS:
         raise ValueError(f"unknown model {name!r}; known: {sorted(TASKS)}")
+    key = key if key is not None else signing_key()
     from bidlake.paths import home
 
     if truth_dir is None and home().truth.is_dir():
@@ -360,7 +374,12 @@ def train_and_export(
         if own:
             con.close()
     return export(
-        training, models_root=models_root, promote=promote, now_ms=now_ms, progress=progress
+        training,
+        models_root=models_root,
+        promote=promote,
+        now_ms=now_ms,
+        progress=progress,
+        key=key,
     )
 
 

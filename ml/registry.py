@@ -12,6 +12,9 @@ A version folder appears only complete (built as `.staging-<version>-<pid>`, the
 and is never modified afterwards; CURRENT is replaced by an atomic rename of a fsynced
 temp file (bidlake.atomic_files), so a bidder polling it reads either the old or the new
 version, never a partial name. Pure Python: the bidder imports it.
+
+Loading with a `key` (bidlake.keys.Key, ml.artifact.signing_key()) also verifies the
+artifact's signature: what the bidder does, and what export does when it promotes.
 """
 
 from __future__ import annotations
@@ -27,7 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from bidlake.atomic_files import atomic_write, fsync_dir
+from bidlake.keys import Key
 from bidlake.paths import home
+from ml.artifact import ArtifactError, read_artifact
 from ml.scorer import ScoringModel, load_model
 
 MODEL_FILE = "model.json"
@@ -77,19 +82,32 @@ def current_version(name: str, models_root: Path | str | None = None) -> str | N
     return text or None
 
 
-def load_version(name: str, version: str, models_root: Path | str | None = None) -> ScoringModel:
+def load_version(
+    name: str, version: str, models_root: Path | str | None = None, key: Key | None = None
+) -> ScoringModel:
+    """A version's model, verified (with `key`: its signature too); ArtifactError if not."""
     path = model_path(name, version, models_root)
     if not path.exists():
         raise RegistryError(f"model {name!r} has no version {version!r} ({path})")
-    return load_model(path)
+    if key is None:
+        return load_model(path)
+    doc = read_artifact(path, key)
+    try:
+        return ScoringModel.from_artifact(doc, path)
+    except (KeyError, TypeError, ValueError) as exc:
+        if isinstance(exc, ArtifactError):
+            raise
+        raise ArtifactError(f"{path}: malformed model: {exc!r}") from exc
 
 
-def load_current(name: str, models_root: Path | str | None = None) -> ScoringModel:
+def load_current(
+    name: str, models_root: Path | str | None = None, key: Key | None = None
+) -> ScoringModel:
     """The promoted model, verified; RegistryError when there is none."""
     version = current_version(name, models_root)
     if version is None:
         raise RegistryError(f"no current {name!r} model under {_root(models_root) / name}")
-    return load_version(name, version, models_root)
+    return load_version(name, version, models_root, key)
 
 
 @contextmanager
@@ -113,9 +131,12 @@ def staging(name: str, version: str, models_root: Path | str | None = None) -> I
         raise
 
 
-def set_current(name: str, version: str, models_root: Path | str | None = None) -> None:
-    """Point CURRENT at `version` after verifying its artifact loads (atomic rename)."""
-    load_version(name, version, models_root)  # refuses a missing or corrupt model
+def set_current(
+    name: str, version: str, models_root: Path | str | None = None, key: Key | None = None
+) -> None:
+    """Point CURRENT at `version` after verifying its artifact loads (with `key`: that it
+    is signed with it) (atomic rename)."""
+    load_version(name, version, models_root, key)  # refuses a missing or corrupt model
     atomic_write(_root(models_root) / name / CURRENT_FILE, version + "\n")
 
 

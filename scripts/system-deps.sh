@@ -9,6 +9,7 @@ command -v pg_ctl >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/n
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v wrk >/dev/null 2>&1 || need+=(wrk)
+command -v java >/dev/null 2>&1 || need+=(openjdk-17-jre-headless)  # pyspark: the dbt spark target
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

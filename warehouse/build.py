@@ -8,16 +8,23 @@ Everything dbt needs comes from the environment profiles.yml and the sources rea
 
 One build per home at a time (locking.exclusive on <home>/build.lock); a failed build
 publishes nothing, so readers keep the last good catalog.
+
+The dbt target is `target`, else BIDLAKE_DBT_TARGET, else `dev` (DuckDB). Target `spark`
+(profiles.yml; docs/scaling.md, "dbt on Spark") builds the same models with dbt-spark in
+this process, into <home>/spark/; the read-only catalog is DuckDB's, so a Spark build
+publishes nothing and readers query the Spark tables (spark_tables()).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from bidlake.paths import Home
@@ -26,6 +33,8 @@ from warehouse import locking, project
 from warehouse.publish import Publication, publish_locked
 
 FAILED = frozenset({"error", "fail", "runtime error", "skipped"})
+DEFAULT_TARGET = "dev"
+TARGET_ENV = "BIDLAKE_DBT_TARGET"
 
 
 @dataclass(frozen=True)
@@ -52,6 +61,8 @@ class BuildResult:
     dbt_seconds: float
     publication: Publication | None
     error: str | None = None  # dbt could not run at all (bad selector, parse error...)
+    target: str = DEFAULT_TARGET  # the dbt target built (profiles.yml)
+    adapter: str = "duckdb"  # its adapter type: duckdb or spark
 
     @property
     def failed(self) -> tuple[NodeResult, ...]:
@@ -80,8 +91,10 @@ def dbt_args(
     full_refresh: bool = False,
     warn_error: bool = False,
     command: str = "build",
+    target: str | None = None,
 ) -> list[str]:
-    """The dbt command line for this home (also what `dbt` would take by hand)."""
+    """The dbt command line for this home (also what `dbt` would take by hand); without
+    `target`, dbt takes the profile's (BIDLAKE_DBT_TARGET, else dev)."""
     args = [
         command,
         "--project-dir",
@@ -102,7 +115,40 @@ def dbt_args(
         args.append("--full-refresh")
     if warn_error:
         args.append("--warn-error")
+    if target:
+        args += ["--target", target]
     return args
+
+
+def resolve_target(target: str | None = None) -> str:
+    """The dbt target a build uses: `target`, else BIDLAKE_DBT_TARGET, else dev."""
+    return target or os.environ.get(TARGET_ENV) or DEFAULT_TARGET
+
+
+class UnknownTargetError(ValueError):
+    """A dbt target dbt_project/profiles.yml does not declare."""
+
+
+def target_adapter(target: str) -> str:
+    """The adapter type (duckdb, spark) of a target of dbt_project/profiles.yml."""
+    import yaml  # type: ignore[import-untyped]
+
+    profiles = yaml.safe_load((project.DBT_PROJECT_DIR / "profiles.yml").read_text())
+    outputs = profiles["bidlake"]["outputs"]
+    if target not in outputs:
+        have = ", ".join(outputs)
+        raise UnknownTargetError(f"no dbt target {target!r} in profiles.yml (have: {have})")
+    return str(outputs[target]["type"])
+
+
+def spark_dir(home: Home) -> Path:
+    """Where the spark target keeps its tables and metastore (profiles.yml says the same)."""
+    return home.root / "spark"
+
+
+def spark_warehouse(home: Home) -> Path:
+    """The Spark tables of a home: <schema>.db/<table>/ folders of Parquet files."""
+    return spark_dir(home) / "warehouse"
 
 
 def build(
@@ -115,18 +161,23 @@ def build(
     publish: bool = True,
     home: Home | None = None,
     on_event: Callable[[BuildEvent], None] | None = None,
+    target: str | None = None,
 ) -> BuildResult:
     """Runs `dbt build` (models, their tests and unit tests) and, if all passed, publishes.
 
     select/exclude: dbt node selection (e.g. "rpt_campaign_daily+"); vars: dbt vars.
     warn_error: treat dbt warnings and warn-severity tests as errors (what CI does);
-    default from DBT_WARN_ERROR. Raises WarehouseBusyError if another build of the home
-    runs; returns a failed BuildResult (never raises) when a model or test fails.
+    default from DBT_WARN_ERROR. target: the dbt target (resolve_target); on a Spark
+    target every model is rebuilt whole and nothing is published. Raises
+    WarehouseBusyError if another build of the home runs; returns a failed BuildResult
+    (never raises) when a model or test fails.
     """
     home = home or current_home()
     home.root.mkdir(parents=True, exist_ok=True)
     if warn_error is None:
         warn_error = os.environ.get("DBT_WARN_ERROR", "").lower() in ("1", "true", "yes")
+    target = resolve_target(target)
+    adapter = target_adapter(target)
     args = dbt_args(
         home,
         select=select,
@@ -134,26 +185,81 @@ def build(
         vars=vars,
         full_refresh=full_refresh,
         warn_error=warn_error,
+        target=target,
     )
     # dbt's console output is replaced by on_event (the CLI draws a progress bar); its
     # full debug log still goes to <home>/build/logs/dbt.log.
     args += ["--log-level", "none", "--log-level-file", "debug"]
+    env = {**project.dbt_env(home), TARGET_ENV: target}
+    if adapter == "spark":
+        env.update(_spark_env(home))
     with locking.exclusive(project.build_lock(home), "build"):
+        conflict = _spark_session_conflict(home) if adapter == "spark" else None
+        if conflict:
+            return BuildResult(False, (), 0.0, None, conflict, target, adapter)
         started = time.perf_counter()
-        with environ_overrides(project.dbt_env(home)):
+        with environ_overrides(env):
             outcome = _invoke(args, on_event)
         dbt_seconds = time.perf_counter() - started
         nodes = _node_results(outcome.result)
         success = bool(outcome.success) and all(n.ok for n in nodes)
         error = None if outcome.exception is None else str(outcome.exception)
-        publication = publish_locked(home) if success and publish else None
+        # The read-only catalog is DuckDB's build database, published; Spark's tables are
+        # read where they are (spark_tables()).
+        published = success and publish and adapter == "duckdb"
+        publication = publish_locked(home) if published else None
     return BuildResult(
         success=success,
         nodes=nodes,
         dbt_seconds=dbt_seconds,
         publication=publication,
         error=error,
+        target=target,
+        adapter=adapter,
     )
+
+
+def _spark_env(home: Home) -> dict[str, str]:
+    """What a Spark build needs beyond the profile: the driver on the loopback interface
+    (set before the JVM starts), and the lake root, which Spark lists even when empty."""
+    home.raw.mkdir(parents=True, exist_ok=True)
+    spark_dir(home).mkdir(parents=True, exist_ok=True)
+    return {"SPARK_LOCAL_IP": os.environ.get("SPARK_LOCAL_IP", "127.0.0.1")}
+
+
+def _spark_session_conflict(home: Home) -> str | None:
+    """Why this process cannot build `home` on Spark, or None.
+
+    dbt-spark's session method re-uses the process's SparkSession, whose warehouse folder
+    and Derby metastore were fixed when its JVM started: a second home in the same process
+    would write into the first one's metastore.
+    """
+    if "pyspark" not in sys.modules:
+        return None
+    from pyspark.sql import SparkSession
+
+    session = SparkSession._instantiatedSession
+    if session is None:
+        return None
+    current = str(session.conf.get("spark.sql.warehouse.dir") or "").removeprefix("file:")
+    if Path(current).resolve() == spark_warehouse(home).resolve():
+        return None
+    return (
+        f"this process's Spark session belongs to another home ({current}); "
+        "build one home per process on Spark"
+    )
+
+
+def spark_tables(home: Home | None = None) -> dict[str, Path]:
+    """The tables a Spark build of `home` wrote, `<schema>.<table>` -> its Parquet folder."""
+    root = spark_warehouse(home or current_home())
+    if not root.is_dir():
+        return {}
+    return {
+        f"{schema.name.removesuffix('.db')}.{table.name}": table
+        for schema in sorted(root.glob("*.db"))
+        for table in sorted(p for p in schema.iterdir() if p.is_dir())
+    }
 
 
 def _invoke(args: list[str], on_event: Callable[[BuildEvent], None] | None) -> Any:

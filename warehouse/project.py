@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from bidlake import campaigns
 from bidlake.paths import REPO_ROOT, Home
 
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
@@ -39,11 +38,15 @@ def build_lock(home: Home) -> Path:
 
 
 def dbt_env(home: Home) -> dict[str, str]:
-    """The environment dbt_project/profiles.yml and the sources read, all absolute."""
+    """The environment dbt_project/profiles.yml and the sources read, all absolute.
+
+    Writes the campaign book's history export first (<home>/campaign_book/history.jsonl,
+    bidlake.campaign_book): the `campaign_book` source reads it, so every build — `bidlake
+    build`, Dagster's, `bidlake docs` — sees the book as it is when dbt starts."""
+    from bidlake.campaign_book.store import write_history_export  # SQLAlchemy: only here
+
     return {
         "BIDLAKE_HOME": str(home.root),
-        "BIDLAKE_CAMPAIGNS": str(
-            Path(os.environ.get("BIDLAKE_CAMPAIGNS", campaigns.DEFAULT_PATH)).resolve()
-        ),
+        "BIDLAKE_CAMPAIGN_HISTORY": str(write_history_export(home)),
         "BIDLAKE_DBT_TARGET": os.environ.get("BIDLAKE_DBT_TARGET", "dev"),
     }

@@ -2,7 +2,8 @@
   A lake folder with no file yet (no conversion has happened, or a brand-new lake) has no
   Parquet for read_parquet to open, and DuckDB refuses an empty glob. Staging models then
   read an empty relation of the same columns and types instead, built from the data_type
-  of each column in _tracker__sources.yml (the contract's types; a test keeps them equal).
+  of each column in _tracker__sources.yml (the contract's types; a test keeps them equal),
+  in the target's dialect (bidlake_type).
   While parsing, there is no lake to ask: the source is assumed present, so dbt records
   the dependency on it.
 #}
@@ -23,7 +24,7 @@
       | selectattr('name', 'equalto', table_name) | first -%}
   select
   {%- for column in node.columns.values() %}
-      null::{{ column.data_type }} as {{ column.name }},
+      null::{{ bidlake_type(column.data_type) }} as {{ column.name }},
   {%- endfor %}
       null::date as event_date,
       null::integer as event_hour

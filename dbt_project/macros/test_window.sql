@@ -8,7 +8,8 @@
 
   lake:<event type>  the lake hours this invocation brings in (bidlake_state.test_window)
   model:<model>      the partitions that model wrote in this invocation
-  A first build or --full-refresh covers everything, so CI tests every row.
+  A first build or --full-refresh covers everything, so CI tests every row; so does every
+  build on Spark (no ledger there: bidlake_window_hours is `none`, every hour).
   The window is resolved when the test runs (dbt's documented get_where_subquery hook), into
   constants, so DuckDB prunes lake files and row groups by it.
 #}
@@ -39,8 +40,17 @@
 {%- endmacro %}
 
 
-{# Epoch hours of the window of one input (see above). #}
+{# Epoch hours of the window of one input (see above); `none` (every hour) on Spark, which
+   rebuilds and so tests everything every run. #}
 {% macro bidlake_window_hours(input) %}
+  {{ return(adapter.dispatch('bidlake_window_hours', 'bidlake')(input)) }}
+{% endmacro %}
+
+{% macro spark__bidlake_window_hours(input) %}
+  {{ return(none) }}
+{% endmacro %}
+
+{% macro default__bidlake_window_hours(input) %}
   {%- if not execute -%}{{ return([]) }}{%- endif -%}
   {%- set kind, name = input.split(':', 1) -%}
   {%- if kind == 'lake' -%}

@@ -29,11 +29,11 @@ where
         clicks.click_id is null
         or clicks.campaign_id != attributed.campaign_id
         or attributed.attributed_touch_at
-        <= attributed.converted_at - to_days({{ var('post_click_window_days') | int }})
+        <= attributed.converted_at - interval {{ var('post_click_window_days') | int }} day
     ))
     or (attributed.attribution_type = 'post_view' and (
         attributed.attributed_click_id is not null
         or attributed.attributed_touch_at
-        <= attributed.converted_at - to_days({{ var('post_view_window_days') | int }})
+        <= attributed.converted_at - interval {{ var('post_view_window_days') | int }} day
     ))
     or (attributed.attribution_type = 'none' and attributed.attributed_bid_id is not null)

@@ -40,7 +40,8 @@ staging as (
 
 publisher_hourly as (
 
-    unpivot (
+    {% set publisher_hourly_sums -%}
+    (
         select
             report_date,
             hour_of_day,
@@ -52,14 +53,19 @@ publisher_hourly as (
         from {{ ref('int_publisher_hourly') }}
         where {{ bidlake_hours_filter('report_date', 'hour_of_day', hours) }}
         group by report_date, hour_of_day
-    ) on bid_requests, bids, impressions, clearing_price_micros, clicks
-    into name metric value n
+    )
+    {%- endset %}
+    {{ bidlake_unpivot(
+        publisher_hourly_sums,
+        ['bid_requests', 'bids', 'impressions', 'clearing_price_micros', 'clicks'], 'metric', 'n'
+    ) }}
 
 ),
 
 exchange_hourly as (
 
-    unpivot (
+    {% set exchange_hourly_sums -%}
+    (
         select
             report_date,
             hour_of_day,
@@ -70,14 +76,16 @@ exchange_hourly as (
         from {{ ref('rpt_exchange_hourly') }}
         where {{ bidlake_hours_filter('report_date', 'hour_of_day', hours) }}
         group by report_date, hour_of_day
-    ) on bid_requests, bids, impressions, clicks
-    into name metric value n
+    )
+    {%- endset %}
+    {{ bidlake_unpivot(exchange_hourly_sums, ['bid_requests', 'bids', 'impressions', 'clicks'], 'metric', 'n') }}
 
 ),
 
 campaign_hourly as (
 
-    unpivot (
+    {% set campaign_hourly_sums -%}
+    (
         select
             report_date,
             hour_of_day,
@@ -88,8 +96,9 @@ campaign_hourly as (
         from {{ ref('int_campaign_hourly') }}
         where {{ bidlake_hours_filter('report_date', 'hour_of_day', hours) }}
         group by report_date, hour_of_day
-    ) on bids, impressions, clearing_price_micros, clicks
-    into name metric value n
+    )
+    {%- endset %}
+    {{ bidlake_unpivot(campaign_hourly_sums, ['bids', 'impressions', 'clearing_price_micros', 'clicks'], 'metric', 'n') }}
 
 ),
 

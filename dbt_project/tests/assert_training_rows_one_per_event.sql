@@ -1,6 +1,7 @@
 -- Fails when a training mart drops or duplicates events: ftr_ctr_training must hold
 -- exactly one row per de-duplicated impression of every hour this build (re)built, and
--- ftr_cvr_training one row per click. A failing row names the hour and both counts.
+-- ftr_cvr_training one row per click whose impression is known (a click ahead of its win
+-- notice waits for it). A failing row names the hour and both counts.
 -- Shown by Dagster as a check on ftr_ctr_training.
 {{ config(meta={'dagster': {'ref': {'name': 'ftr_ctr_training'}}}) }}
 {%- set hours = bidlake_window_hours('model:ftr_ctr_training') %}
@@ -31,7 +32,12 @@ ctr_rows as (
 clicks as (
 
     select 'ftr_cvr_training' as mart, null::date as impression_date, null::integer as impression_hour,
-        (select count(*) from {{ ref('stg_tracker__clicks') }}) as staging_rows,
+        (
+            select count(*) from {{ ref('stg_tracker__clicks') }} as c
+            where c.bid_id in (
+                select i.bid_id from {{ ref('int_impressions_joined_to_bids') }} as i
+            )
+        ) as staging_rows,
         (select count(*) from {{ ref('ftr_cvr_training') }}) as mart_rows
 
 )

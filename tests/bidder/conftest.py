@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from bidder.settings import Settings
+from bidlake.keys import Key
 from ml import registry
-from ml.artifact import new_document, write_artifact
+from ml.artifact import new_document, signing_key, write_artifact
 from ml.features import default_spec
 from tests.conftest import FIXTURES
 from tests.support.polling import eventually
@@ -39,8 +40,13 @@ def write_model(
     intercept: float,
     weights: dict[int, float] | None = None,
     promote: bool = True,
+    key: Key | None = None,
+    sign: bool = True,
+    **calibration: float,
 ) -> Path:
-    """Export a model the way ml does (sealed artifact in a staged version folder)."""
+    """Export a model the way ml does (sealed artifact in a staged version folder), signed
+    with `key` (default: the test home's model-signing key, the one the bidder verifies
+    with), or unsigned when not `sign`."""
     doc = new_document(
         name=name,
         version=version,
@@ -48,9 +54,12 @@ def write_model(
         feature_spec=default_spec(hash_bits=16).to_dict(),
         intercept=intercept,
         weights=weights or {},
+        **calibration,  # type: ignore[arg-type]
     )
+    if sign and key is None:
+        key = signing_key()
     with registry.staging(name, version, models_root) as folder:
-        write_artifact(doc, folder / registry.MODEL_FILE)
+        write_artifact(doc, folder / registry.MODEL_FILE, key if sign else None)
     if promote:
         registry.set_current(name, version, models_root)
     return registry.model_path(name, version, models_root)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import argparse
 import os
 import signal
 import subprocess
@@ -11,6 +12,7 @@ import pytest
 from bidlake.cli import main
 from bidlake.paths import Home
 from ingest import lake
+from ingest.cli import add_arguments
 from tests.ingest.factories import events, land
 from tests.support.polling import eventually
 
@@ -43,17 +45,49 @@ def test_default_landing_not_there_yet_is_nothing_to_do(
 
 
 def test_unreadable_file_exits_1(
-    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from ingest import sources as ingest_sources
+
     landing = tmp_path / "landing"
     land(landing, "click", events("click", 2))
-    # A log file the OS cannot open (tests run as root, which ignores permissions, so a
-    # dangling symlink stands in for an unreadable file).
-    (landing / "click" / "w2-20260105T00-000000.jsonl").symlink_to(tmp_path / "gone")
+    (bad,) = land(landing, "click", events("click", 2, start=5), writer_id="w2")
+    # A log file the OS cannot open (tests run as root, which ignores permissions, so the
+    # refusal is simulated).
+    opener = ingest_sources.open_regular
+
+    def refuse(path: Path) -> object:
+        if path == bad:
+            raise PermissionError(13, "Permission denied", str(path))
+        return opener(path)
+
+    monkeypatch.setattr(ingest_sources, "open_regular", refuse)
     assert main(["ingest", str(landing)]) == 1
     out = capsys.readouterr().out
     assert "unreadable" in out and "not accounted for" in out
     assert lake.live_files("click", Home(home))  # the readable file went in
+
+
+def test_a_symlink_is_refused_and_said_so_with_exit_0(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    landing = tmp_path / "landing"
+    land(landing, "click", events("click", 2))
+    (landing / "click" / "w2-20260105T00-000000.jsonl").symlink_to(tmp_path / "gone")
+    assert main(["ingest", str(landing)]) == 0
+    out = capsys.readouterr().out
+    assert "refused not_a_regular_file" in out and "symbolic link" in out
+
+
+def test_the_reject_cap_flag_reaches_ingest(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from ingest.pipeline import DEFAULT_MAX_REJECTS_PER_FILE
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    assert parser.parse_args([]).max_rejects_per_file == DEFAULT_MAX_REJECTS_PER_FILE
+    land(Home(home).landing, "click", [*events("click", 2), b"<html>", b"<html>"])
+    assert main(["ingest", "--max-rejects-per-file", "1"]) == 0
+    assert "file_quarantined too_many_rejects" in capsys.readouterr().out
 
 
 def test_compact_flag_merges_small_files(home: Path, capsys: pytest.CaptureFixture[str]) -> None:

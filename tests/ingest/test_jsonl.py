@@ -164,3 +164,33 @@ def test_jobs_split_only_at_line_ends() -> None:
     assert [j.first_line for j in jobs] == [
         1 + sum(x.data.count(b"\n") for x in jobs[:k]) for k in range(len(jobs))
     ]
+
+
+# ---- found by the property-based tests (test_properties.py); each crashed ingest or
+# ---- stored a wrong value before
+
+
+def test_a_key_that_is_not_utf8_is_a_reject_not_a_crash() -> None:
+    # pyarrow keeps the key's bytes as an inferred column it cannot name in Python.
+    bad = b'{"\xe5vent_id": "0", "event_time": 1767571200000}'
+    table, rejects = decode_chunk([line(), bad, line(event_id="b")])
+    assert table["event_id"].to_pylist() == ["bi-1", "b"]
+    assert [(r.record, r.code) for r in rejects] == [(2, ErrorCode.INVALID_UTF8)]
+
+
+def test_a_string_value_that_is_not_utf8_never_reaches_the_lake() -> None:
+    # pyarrow's JSON reader does not validate string values: the fast path stored them.
+    lines = [line(), line(city="Z\xfcrich").replace(b"\xc3\xbc", b"\xc3\x28"), line(city="Zürich")]
+    table, rejects = decode_chunk(lines)
+    assert table["city"].to_pylist() == ["San Francisco", "Zürich"]
+    assert [(r.record, r.code) for r in rejects] == [(2, ErrorCode.INVALID_UTF8)]
+
+
+@pytest.mark.parametrize("value", [2**53 - 1, 2**53, 2**53 + 1, 2**62 + 1, -(2**53) - 1])
+def test_int64_beyond_2_to_the_53_is_read_exactly(value: int) -> None:
+    # Read as a double, 2**53 + 1 became 2**53 and passed as exact: silently rounded.
+    table, rejects = decode_chunk([line(bidfloor_micros=value)] * 3)
+    if value < 0:
+        assert [r.code for r in rejects] == [ErrorCode.OUT_OF_RANGE] * 3
+    else:
+        assert not rejects and table["bidfloor_micros"].to_pylist() == [value] * 3

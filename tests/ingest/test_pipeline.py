@@ -134,11 +134,12 @@ elif point == "before_rename":     # intent written, nothing renamed into the la
     ledger.Ledger.publish = lambda self, commit: os._exit(17)
 elif point == "mid_rename":        # one output renamed into the lake, the other not
     real = os.replace
-    calls = []
+    outputs = []
     def replace(src, dst):
-        calls.append(dst)
-        if len(calls) == 3:  # 1: the pending intent, 2: the first output
-            os._exit(17)
+        if "_ledger" not in str(dst):  # not the intent, a ledger entry or the manifest
+            outputs.append(dst)
+            if len(outputs) == 2:  # the first output renamed, the second not
+                os._exit(17)
         real(src, dst)
     lake.os.replace = replace
 elif point == "before_ledger":     # every file renamed, the ledger not written
@@ -246,18 +247,30 @@ def test_a_missing_folder_is_a_clear_error(home: Path, tmp_path: Path) -> None:
 
 
 def test_an_unreadable_file_is_reported_and_retried_while_the_rest_goes_on(
-    home: Path, tmp_path: Path
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from ingest import sources as ingest_sources
+
     landing = tmp_path / "landing"
     (good,) = land(landing, "click", events("click", 5))
     broken = landing / "click" / "w9-20260105T00-000000.jsonl"
-    broken.symlink_to(tmp_path / "gone.jsonl")  # a file that vanished: the OS refuses it
+    broken.write_bytes(orjson.dumps(event("click", 50)) + b"\n")
+    # Tests run as root, which ignores permissions: the OS's refusal is simulated.
+    opener = ingest_sources.open_regular
+
+    def refuse(path: Path) -> object:
+        if path == broken:
+            raise PermissionError(13, "Permission denied", str(path))
+        return opener(path)
+
+    monkeypatch.setattr(ingest_sources, "open_regular", refuse)
     report = ingest([good, broken])
     status = {s.path.name: (s.status, s.error_code) for s in report.sources}
     assert status[broken.name] == ("failed", "unreadable")
+    assert "Permission denied" in report.sources[1].message
     assert status[good.name] == ("ingested", "")
     assert not report.accounted and report.exit_code == 1
-    (tmp_path / "gone.jsonl").write_bytes(orjson.dumps(event("click", 50)) + b"\n")
+    monkeypatch.setattr(ingest_sources, "open_regular", opener)
     retry = ingest([good, broken])
     assert {s.path.name: s.status for s in retry.sources} == {
         good.name: "already_ingested",
@@ -343,6 +356,13 @@ def test_every_error_code_is_reachable_and_lands_in_quarantine(home: Path, tmp_p
             orjson.dumps(event("click", 5, event_time=1_767_571_200)),  # bad_event_time
         ],
     )
+    late = orjson.dumps(event("click", 6, t=T0 - 30 * HOUR))  # event_time_outside_window
+    (landing / "click" / "w11-20260105T00-000000.jsonl").write_bytes(late + b"\n")
+    (landing / "click" / "w12-20260105T00-000000.jsonl").write_bytes(b"{}\n" * 10_001)
+    (landing / "click" / "w13-20260105T00-000000.jsonl").write_bytes(b" " * (2 << 20))
+    (landing / "click" / "w16-20260105T00-000000.jsonl").write_bytes(b" " * (4 << 20))
+    spread = [orjson.dumps(event("click", 100 + k, t=T0 + k * HOUR)) for k in range(171)]
+    (landing / "click" / "w14.jsonl").write_bytes(b"\n".join(spread))  # too_many_partitions
     land(landing, "bid", [event("bid", 1, pctr=2.0)], writer_id="w2")  # out_of_range
     land(
         landing, "bid_request", [event("bid_request", 1, os="beos")], writer_id="w3"
@@ -356,13 +376,14 @@ def test_every_error_code_is_reachable_and_lands_in_quarantine(home: Path, tmp_p
     (landing / "clicks").mkdir()
     (landing / "clicks" / "w8.jsonl").write_bytes(click + b"\n")  # unknown_event_type
     (landing / "click" / "w9.csv").write_bytes(b"a,b\n")  # unknown_format
-    (landing / "click" / "w10.jsonl").symlink_to(tmp_path / "nothing")  # unreadable
+    (landing / "click" / "w10.jsonl").symlink_to(tmp_path / "nothing")  # not_a_regular_file
+    gone = landing / "click" / "w15-20260105T00-000000.jsonl"  # unreadable: vanished
 
-    report = ingest(landing)
+    report = ingest([landing, gone], max_file_bytes=3 << 20)  # file_too_large: w16
     codes = set(quarantine_table(home)["error_code"].to_pylist())
     assert codes == {str(c) for c in RECORD_CODES | FILE_CODES} - {"unreadable"}
     (failed,) = [s for s in report.sources if s.status == "failed"]
-    assert failed.error_code == "unreadable" and "w10.jsonl" in failed.message
+    assert failed.error_code == "unreadable" and gone.name in failed.message
     assert all(s.accounted for s in report.sources if s.status != "failed")
     # The good line of w5 and of w6 is the same event: one raw row, one duplicate.
     assert lake_table(home, "click").num_rows == 1

@@ -66,3 +66,31 @@ def test_bad_event_time_message_hints_at_the_unit() -> None:
         {"event_time": 1_767_571_200}, ErrorCode.BAD_EVENT_TIME, "event_time", "click", columns
     )
     assert "seconds" in error.message
+
+
+def test_int64_beyond_2_to_the_53_is_range_checked_without_raising() -> None:
+    # Compared with a float bound, pyarrow refused to cast 2**53 + 1 and the run died.
+    columns = contract.columns("conversion")
+    full = {c.name: ([] if c.repeated else c.python_type()) for c in columns}
+    rows = [full | event("conversion", 1, conversion_value_micros=v) for v in (2**53 + 1, -1)]
+    verdict = check(rows_to_table(rows, columns), "conversion", columns)
+    assert verdict.valid.tolist() == [True, False]
+    assert verdict.code(1) is ErrorCode.OUT_OF_RANGE
+
+
+def test_the_file_window_depends_on_the_event_type() -> None:
+    from ingest.rules import LOOKAHEAD_HOURS, file_window, widest_window_hours
+
+    hour = 1_767_571_200_000 // 3_600_000
+    windows = {t: file_window(t, hour) for t in contract.EVENT_TYPES}
+    assert all(w is not None for w in windows.values())
+    spans = {t: w.hours for t, w in windows.items() if w is not None}
+    assert spans == {
+        "bid_request": 1 + LOOKAHEAD_HOURS,
+        "bid": 1 + LOOKAHEAD_HOURS,
+        "impression": 24 + LOOKAHEAD_HOURS,
+        "click": 24 + LOOKAHEAD_HOURS,
+        "conversion": 7 * 24 + LOOKAHEAD_HOURS,
+    }
+    assert widest_window_hours() == 170 == max(spans.values())
+    assert file_window("no_such_type", hour) is None

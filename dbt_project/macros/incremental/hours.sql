@@ -2,6 +2,9 @@
   Sets of hours for incremental models, as sorted lists of epoch hours (hours since
   1970-01-01 UTC). Rendered into SQL as constants, so DuckDB prunes hive partitions of the
   lake (staging views) and row groups of tables by them.
+  `none` instead of a list means every hour, with no filter at all: what the Spark target
+  uses, which rebuilds everything every run and keeps no lake snapshot to list hours from.
+  The filters below render `true` for it, bidlake_for_each_batch one unfiltered batch.
 #}
 
 {% macro bidlake_hours_union(a, b) %}
@@ -21,6 +24,7 @@
 
 {# The UTC day (epoch days) of each hour. #}
 {% macro bidlake_hours_days(hours) %}
+  {%- if hours is none -%}{{ return(none) }}{%- endif -%}
   {%- set out = [] -%}
   {%- for h in hours -%}{%- do out.append(h // 24) -%}{%- endfor -%}
   {{ return(out | unique | sort) }}
@@ -38,7 +42,9 @@
   DuckDB evaluates it on the partition values of each lake file, reading only those files.
 #}
 {% macro bidlake_hours_filter(date_col, hour_col, hours) -%}
-  {%- if hours | length == 0 -%}
+  {%- if hours is none -%}
+    true
+  {%- elif hours | length == 0 -%}
     false
   {%- else -%}
     {%- set by_day = {} -%}
@@ -56,7 +62,9 @@
 
 {# Rows whose date_col is one of the epoch days `days`; `false` for none. #}
 {% macro bidlake_days_filter(date_col, days) -%}
-  {%- if days | length == 0 -%}
+  {%- if days is none -%}
+    true
+  {%- elif days | length == 0 -%}
     false
   {%- else -%}
     {{ date_col }} in ({% for day in days %}{{ bidlake_epoch_day_literal(day) }}{{ ', ' if not loop.last }}{% endfor %})
@@ -66,7 +74,15 @@
 
 {# Timestamp literal of the start of an epoch hour, UTC. #}
 {% macro bidlake_epoch_hour_literal(hour) -%}
+  {{ return(adapter.dispatch('bidlake_epoch_hour_literal', 'bidlake')(hour)) }}
+{%- endmacro %}
+
+{% macro default__bidlake_epoch_hour_literal(hour) -%}
   to_timestamp({{ hour * 3600 }})
+{%- endmacro %}
+
+{% macro spark__bidlake_epoch_hour_literal(hour) -%}
+  timestamp_seconds({{ hour * 3600 }})
 {%- endmacro %}
 
 
@@ -74,7 +90,9 @@
    groups of a table whose min/max lie outside it (the exact hours filter alone, an OR of
    terms, does not). #}
 {% macro bidlake_hours_range(ts_col, hours) -%}
-  {%- if hours | length == 0 -%}
+  {%- if hours is none -%}
+    true
+  {%- elif hours | length == 0 -%}
     false
   {%- else -%}
     {{ ts_col }} >= {{ bidlake_epoch_hour_literal(hours[0]) }} and {{ ts_col }} < {{ bidlake_epoch_hour_literal(hours[-1] + 1) }}
@@ -110,10 +128,10 @@
   `{% call(batch) bidlake_for_each_batch(hours) %} select ... {{ batch }} ... {% endcall %}`
   renders the block once per batch of `hours` and joins the results with UNION ALL; with
   no hours at all, renders it once for an empty batch (so the query still has its columns
-  and types, and returns nothing).
+  and types, and returns nothing); with hours `none` (every hour), once for batch `none`.
 #}
 {% macro bidlake_for_each_batch(hours) -%}
-  {%- set batches = bidlake_hour_batches(hours) -%}
+  {%- set batches = [none] if hours is none else bidlake_hour_batches(hours) -%}
   {%- if batches | length == 0 -%}
     {{ caller([]) }}
   {%- else -%}
@@ -127,8 +145,17 @@
 {%- endmacro %}
 
 
-{# Every hour present in the lake snapshot for these event types (a full build's hours). #}
+{# Every hour present in the lake snapshot for these event types (a full build's hours);
+   on Spark `none` (every hour): one query over the lake beats a union of hourly ones there. #}
 {% macro bidlake_lake_hours(event_types) %}
+  {{ return(adapter.dispatch('bidlake_lake_hours', 'bidlake')(event_types)) }}
+{% endmacro %}
+
+{% macro spark__bidlake_lake_hours(event_types) %}
+  {{ return(none) }}
+{% endmacro %}
+
+{% macro default__bidlake_lake_hours(event_types) %}
   {#- No snapshot table when nothing ran on-run-start (parsing, sqlfluff's lint target). -#}
   {%- if not execute or adapter.get_relation(target.database, 'bidlake_state', 'lake_files') is none -%}
     {{ return([]) }}

@@ -75,6 +75,23 @@
 
 {# Pre-hook (inside the model's transaction): a full build starts a fresh ledger. #}
 {% macro bidlake_incremental_pre_hook() %}
+  {{ return(adapter.dispatch('bidlake_incremental_pre_hook', 'bidlake')()) }}
+{% endmacro %}
+
+{#
+  Spark keeps no ledger: its plain Parquet tables have neither DELETE nor transactions, so
+  the ledger could not commit with the data, and dbt_project.yml makes every incremental
+  model a full rebuild there (docs/scaling.md, "dbt on Spark").
+#}
+{% macro spark__bidlake_incremental_pre_hook() %}
+  {{ return('') }}
+{% endmacro %}
+
+{% macro spark__bidlake_incremental_post_hook() %}
+  {{ return('') }}
+{% endmacro %}
+
+{% macro default__bidlake_incremental_pre_hook() %}
   {%- set meta = bidlake_incremental_meta() -%}
   {%- if meta is none or not execute or is_incremental() -%}{{ return('') }}{%- endif -%}
   delete from bidlake_state.consumed where model = '{{ this.identifier }}';
@@ -89,6 +106,10 @@
   superseded partition writes).
 #}
 {% macro bidlake_incremental_post_hook() %}
+  {{ return(adapter.dispatch('bidlake_incremental_post_hook', 'bidlake')()) }}
+{% endmacro %}
+
+{% macro default__bidlake_incremental_post_hook() %}
   {%- set meta = bidlake_incremental_meta() -%}
   {%- if meta is none or not execute -%}{{ return('') }}{%- endif -%}
   {%- set parts = meta['partition_by'] -%}

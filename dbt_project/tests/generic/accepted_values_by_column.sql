@@ -12,7 +12,7 @@ rejected as (
     {%- for column, accepted in values.items() %}
         case
             when {{ column }} not in ({% for v in accepted %}'{{ v }}'{{ ', ' if not loop.last }}{% endfor %})
-                then {{ column }}::varchar
+                then {{ column }}::{{ bidlake_type('varchar') }}
         end as {{ column }}{{ ',' if not loop.last }}
     {%- endfor %}
     from {{ model }}
@@ -21,8 +21,8 @@ rejected as (
 
 select column_name, value, count(*) as n_records
 from (
-    unpivot rejected on {{ values.keys() | join(', ') }} into name column_name value value
-)
+    {{ bidlake_unpivot('rejected', values.keys() | list, 'column_name', 'value') }}
+) as unpivoted
 group by column_name, value
 
 {% endtest %}

@@ -4,7 +4,7 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='replace_partitions',
+        incremental_strategy=bidlake_incremental_strategy(),
         on_schema_change='fail',
         meta={'incremental': {
             'partition_by': ['bid_date', 'bid_hour'],

@@ -4,7 +4,7 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='replace_partitions',
+        incremental_strategy=bidlake_incremental_strategy(),
         on_schema_change='fail',
         meta={'incremental': {
             'partition_by': ['report_date', 'hour_of_day'],
@@ -71,11 +71,39 @@ clicks as (
 
 unioned as (
 
-    select * from bids
-    union all by name
-    select * from impressions
-    union all by name
-    select * from clicks
+    -- Each branch names every column (not UNION ALL BY NAME: DuckDB only).
+    select
+        report_date,
+        hour_of_day,
+        campaign_id,
+        bids,
+        bid_price_micros_sum,
+        null::bigint as impressions,
+        null::bigint as clearing_price_micros_sum,
+        null::bigint as clicks
+    from bids
+    union all
+    select
+        report_date,
+        hour_of_day,
+        campaign_id,
+        null::bigint as bids,
+        null::bigint as bid_price_micros_sum,
+        impressions,
+        clearing_price_micros_sum,
+        null::bigint as clicks
+    from impressions
+    union all
+    select
+        report_date,
+        hour_of_day,
+        campaign_id,
+        null::bigint as bids,
+        null::bigint as bid_price_micros_sum,
+        null::bigint as impressions,
+        null::bigint as clearing_price_micros_sum,
+        clicks
+    from clicks
 
 ),
 
@@ -98,7 +126,7 @@ final as (
 select
     report_date,
     hour_of_day,
-    timezone('UTC', report_date + to_hours(hour_of_day)) as report_hour,
+    {{ bidlake_hour_start('report_date', 'hour_of_day') }} as report_hour,
     campaign_id,
     bids,
     bid_price_micros_sum,

@@ -51,7 +51,7 @@ click_candidates as (
     where
         clicks.clicked_at <= conversions.converted_at
         and clicks.clicked_at
-        > conversions.converted_at - to_days({{ var('post_click_window_days') | int }})
+        > conversions.converted_at - interval {{ var('post_click_window_days') | int }} day
 
     union
 
@@ -68,7 +68,7 @@ click_candidates as (
     where
         clicks.clicked_at <= conversions.converted_at
         and clicks.clicked_at
-        > conversions.converted_at - to_days({{ var('post_click_window_days') | int }})
+        > conversions.converted_at - interval {{ var('post_click_window_days') | int }} day
 
 ),
 
@@ -96,7 +96,7 @@ last_view as (
     where
         impressions.impression_at <= conversions.converted_at
         and impressions.impression_at
-        > conversions.converted_at - to_days({{ var('post_view_window_days') | int }})
+        > conversions.converted_at - interval {{ var('post_view_window_days') | int }} day
     qualify row_number() over (
             partition by conversions.conversion_id
             order by impressions.impression_at desc, impressions.impression_id desc

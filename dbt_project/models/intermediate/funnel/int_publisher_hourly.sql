@@ -4,7 +4,7 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='replace_partitions',
+        incremental_strategy=bidlake_incremental_strategy(),
         on_schema_change='fail',
         meta={'incremental': {
             'partition_by': ['report_date', 'hour_of_day'],
@@ -131,13 +131,54 @@ clicks as (
 
 unioned as (
 
-    select * from requests
-    union all by name
-    select * from bids
-    union all by name
-    select * from impressions
-    union all by name
-    select * from clicks
+    -- Each branch names every column (not UNION ALL BY NAME: DuckDB only).
+    select
+        report_date,
+        hour_of_day,
+        exchange,
+        publisher_id,
+        bid_requests,
+        null::bigint as bids,
+        null::bigint as impressions,
+        null::bigint as clearing_price_micros_sum,
+        null::bigint as clicks
+    from requests
+    union all
+    select
+        report_date,
+        hour_of_day,
+        exchange,
+        publisher_id,
+        null::bigint as bid_requests,
+        bids,
+        null::bigint as impressions,
+        null::bigint as clearing_price_micros_sum,
+        null::bigint as clicks
+    from bids
+    union all
+    select
+        report_date,
+        hour_of_day,
+        exchange,
+        publisher_id,
+        null::bigint as bid_requests,
+        null::bigint as bids,
+        impressions,
+        clearing_price_micros_sum,
+        null::bigint as clicks
+    from impressions
+    union all
+    select
+        report_date,
+        hour_of_day,
+        exchange,
+        publisher_id,
+        null::bigint as bid_requests,
+        null::bigint as bids,
+        null::bigint as impressions,
+        null::bigint as clearing_price_micros_sum,
+        clicks
+    from clicks
 
 ),
 
@@ -146,7 +187,6 @@ final as (
     select
         report_date,
         hour_of_day,
-        report_date + to_hours(hour_of_day) as report_hour_utc,
         exchange,
         publisher_id,
         coalesce(sum(bid_requests), 0)::bigint as bid_requests,
@@ -162,7 +202,7 @@ final as (
 select
     report_date,
     hour_of_day,
-    timezone('UTC', report_hour_utc) as report_hour,
+    {{ bidlake_hour_start('report_date', 'hour_of_day') }} as report_hour,
     exchange,
     publisher_id,
     bid_requests,

@@ -6,7 +6,7 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='replace_partitions',
+        incremental_strategy=bidlake_incremental_strategy(),
         on_schema_change='fail',
         meta={'incremental': {
             'partition_by': ['impression_date', bidlake_utc_hour_sql('impression_at')],

@@ -1,8 +1,12 @@
--- CVR training rows: one per click, with the bid-time features of the clicked impression
+-- CVR training rows: one per click whose impression is known, with the bid-time features
+-- of the clicked impression
 -- (as in ftr_ctr_training), the label is_converted - a conversion credited to this click by
 -- the post-click attribution (int_conversions_attributed) - and is_label_mature: whether
 -- the whole attribution window after the click lies within the data we have. An immature
 -- row may still convert, so it must not be used as a negative.
+-- A click can land before its win notice (the exchange sends notices late, or retries):
+-- it has no features yet, so it gets its row in the first build after its impression
+-- arrives (the reports count it in its own hour either way).
 -- A table rebuilt every run: clicks are a few thousand a day, and maturity moves with the
 -- newest data anyway.
 with
@@ -51,11 +55,11 @@ final as (
         impressions.creative_id,
         converted_clicks.click_id is not null as is_converted,
         clicks.clicked_at
-        <= data_as_of.as_of - to_days({{ var('post_click_window_days') | int }})
+        <= data_as_of.as_of - interval {{ var('post_click_window_days') | int }} day
             as is_label_mature
     from clicks
     cross join data_as_of
-    left join impressions on clicks.bid_id = impressions.bid_id
+    inner join impressions on clicks.bid_id = impressions.bid_id
     left join converted_clicks on clicks.click_id = converted_clicks.click_id
 
 )

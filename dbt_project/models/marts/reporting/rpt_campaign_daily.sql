@@ -2,6 +2,8 @@
 -- and judged by. Each count is in the day of its own event; conversions are the attributed
 -- ones (post-click and post-view), in the day they happened.
 -- A table rebuilt every run from hourly and per-conversion inputs, which stay small.
+-- Name and advertiser are the campaign's as the book had it at the end of that day (its
+-- version valid at that instant): a rename shows from the day it happened.
 with
 
 delivery as (
@@ -34,7 +36,7 @@ conversions as (
 
 ),
 
-campaigns as (
+book as (
 
     select * from {{ ref('stg_campaign_book__campaigns') }}
 
@@ -52,7 +54,10 @@ joined as (
         coalesce(conversions.conversions, 0) as conversions,
         coalesce(conversions.post_click_conversions, 0) as post_click_conversions,
         coalesce(conversions.post_view_conversions, 0) as post_view_conversions,
-        coalesce(conversions.conversion_value_micros, 0) as conversion_value_micros
+        coalesce(conversions.conversion_value_micros, 0) as conversion_value_micros,
+        -- The day's end (next day, 00:00 UTC): the instant whose book version names it.
+        {{ bidlake_hour_start('coalesce(delivery.report_date, conversions.report_date)', 24) }}
+            as day_end
     from delivery
     full outer join conversions
         on
@@ -88,7 +93,11 @@ final as (
             'joined.conversion_value_micros * 1000', 'joined.clearing_price_micros_sum'
         ) }} as roas
     from joined
-    left join campaigns on joined.campaign_id = campaigns.campaign_id
+    left join book as campaigns
+        on
+            joined.campaign_id = campaigns.campaign_id
+            and joined.day_end > campaigns.valid_from
+            and (campaigns.valid_to is null or joined.day_end <= campaigns.valid_to)
 
 )
 

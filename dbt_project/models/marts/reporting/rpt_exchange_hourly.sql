@@ -3,7 +3,7 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='replace_partitions',
+        incremental_strategy=bidlake_incremental_strategy(),
         on_schema_change='fail',
         meta={'incremental': {
             'partition_by': ['report_date', 'hour_of_day'],

@@ -3,7 +3,7 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='replace_partitions',
+        incremental_strategy=bidlake_incremental_strategy(),
         on_schema_change='fail',
         meta={'incremental': {
             'partition_by': ['report_date', 'hour_of_day'],
@@ -51,7 +51,7 @@ with_totals as (
 final as (
 
     select
-        timezone('UTC', report_date + to_hours(hour_of_day)) as report_hour,
+        {{ bidlake_hour_start('report_date', 'hour_of_day') }} as report_hour,
         report_date,
         hour_of_day,
         exchange,

@@ -2,6 +2,10 @@
 -- far, and where an even pacing of the daily budget would be by the end of that hour.
 -- Every hour the bidder saw traffic appears for every campaign of the book, spend or not,
 -- so a campaign that stopped delivering shows as a flat line rather than a gap.
+-- The book is the one of that hour: each hour gets the version of each campaign that was
+-- the book's at the end of the hour (valid_from < hour end <= valid_to), so a budget
+-- changed mid-day paces the hours before the change against the old budget and the
+-- hours after it against the new one; a campaign appears from the hour it was created.
 with
 
 hours as (
@@ -22,11 +26,13 @@ hours as (
 
 ),
 
-campaigns as (
+book as (
 
     select
         campaign_id,
-        daily_budget_micros
+        daily_budget_micros,
+        valid_from,
+        valid_to
     from {{ ref('stg_campaign_book__campaigns') }}
 
 ),
@@ -43,15 +49,26 @@ delivery as (
 
 ),
 
-spine as (
+booked as (
 
-    -- Campaigns that delivered but are no longer in the book keep their rows (no budget).
+    -- Each hour with every campaign version that was the book's at the end of that hour
+    -- ([valid_from, valid_to) holds the hour's last instant).
     select
         hours.*,
-        campaigns.campaign_id,
-        campaigns.daily_budget_micros
-    from hours cross join campaigns
-    union
+        book.campaign_id,
+        book.daily_budget_micros
+    from hours
+    inner join book
+        on
+            book.valid_from < hours.report_hour + interval 1 hour
+            and (book.valid_to is null or book.valid_to >= hours.report_hour + interval 1 hour)
+
+),
+
+unbooked as (
+
+    -- Campaigns that delivered in an hour when they were not in the book (deleted, or not
+    -- created yet) keep their rows, without a budget.
     select
         hours.*,
         delivery.campaign_id,
@@ -61,7 +78,20 @@ spine as (
         on
             delivery.report_date = hours.report_date
             and delivery.hour_of_day = hours.hour_of_day
-    where delivery.campaign_id not in (select c.campaign_id from campaigns as c)
+    left join booked
+        on
+            delivery.campaign_id = booked.campaign_id
+            and delivery.report_date = booked.report_date
+            and delivery.hour_of_day = booked.hour_of_day
+    where booked.campaign_id is null
+
+),
+
+spine as (
+
+    select * from booked
+    union all
+    select * from unbooked
 
 ),
 
@@ -101,7 +131,8 @@ final as (
         {{ spend_micros('day_clearing_price_micros_sum') }} as day_spend_micros,
         daily_budget_micros,
         -- Even pacing: by the end of hour h, (h + 1) / 24 of the daily budget.
-        (daily_budget_micros * (hour_of_day + 1) // 24)::bigint as paced_budget_micros,
+        ({{ bidlake_int_div('daily_budget_micros * (hour_of_day + 1)', '24') }})::bigint
+            as paced_budget_micros,
         {{ safe_divide('day_clearing_price_micros_sum / 1000', 'daily_budget_micros') }}
             as budget_spent_ratio,
         {{ safe_divide(
