@@ -203,3 +203,55 @@ def lake_compaction(
             "seconds": round(report.seconds, 2),
         }
     )
+
+
+KAFKA_INGEST_KEY = AssetKey(["lake", "kafka_ingest"])
+
+
+class KafkaIngestSettings(Config):
+    bootstrap: str = Field(description="Kafka bootstrap servers, host:port[,host:port…]")
+    group: str = Field(default="bidlake-dagster", description="consumer group of the offsets")
+    max_seconds: float = Field(default=240.0, description="stop after this long (committed)")
+
+
+@asset(
+    key=KAFKA_INGEST_KEY,
+    group_name=RAW_GROUP,
+    pool=pools.LAKE,
+    kinds={"kafka", "parquet"},
+    description="The event topics drained into the raw lake (the Kafka transport).",
+)
+def kafka_ingest(
+    context: AssetExecutionContext, config: KafkaIngestSettings, platform: PlatformResource
+) -> MaterializeResult:
+    """Drain the event topics into the raw lake, as the landing sensor does for files.
+
+    Same validation, quarantine, dedup and ledger as file ingest (`ingest.kafka_source`);
+    offsets are committed only after the Parquet holding them. `assign` mode reads every
+    partition without joining the group: the lake pool already makes this run the only
+    consumer, so no rebalance wait is paid. Stops when caught up or after `max_seconds`.
+    """
+    from ingest.kafka_source import consume
+
+    report = consume(
+        config.bootstrap,
+        config.group,
+        platform.home,
+        once=True,
+        assign=True,
+        max_seconds=config.max_seconds,
+    )
+    context.log.info(report.summary())
+    if not report.accounted:
+        raise Failure(description="messages not accounted for; they are read again next run")
+    return MaterializeResult(
+        metadata={
+            **report.totals(),
+            "messages": report.messages,
+            "caught_up": report.caught_up,
+            "offsets_skipped": report.skipped,
+            "offset_commit_failures": report.offset_commit_failures,
+            "commits": MetadataValue.json(report.commits),
+            "seconds": round(report.seconds, 2),
+        }
+    )

@@ -7,10 +7,11 @@ which runs as one run too (single-run backfill policy), not one per hour.
 
 from dagster import AssetSelection, define_asset_job
 
-from orchestration.lake.assets import COMPACTION_KEY, RAW_KEYS
+from orchestration.lake.assets import COMPACTION_KEY, KAFKA_INGEST_KEY, RAW_KEYS
 
 INGEST = "ingest_job"
 COMPACTION = "compaction_job"
+KAFKA_INGEST = "kafka_ingest_job"
 
 ingest_job = define_asset_job(
     INGEST,
@@ -23,4 +24,11 @@ compaction_job = define_asset_job(
     COMPACTION,
     selection=AssetSelection.assets(COMPACTION_KEY),
     description="Merge small raw files; delete expired retired ones.",
+)
+
+kafka_ingest_job = define_asset_job(
+    KAFKA_INGEST,
+    selection=AssetSelection.assets(KAFKA_INGEST_KEY),
+    description="Drain the Kafka event topics into the raw lake (needs the bootstrap in the "
+    "run config).",
 )

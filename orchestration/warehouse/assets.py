@@ -151,7 +151,7 @@ def build_dbt_assets(dbt_project: DbtProject) -> AssetsDefinition:
         tables. Holds the warehouse pool.
         """
         from warehouse import project
-        from warehouse.build import environ_overrides
+        from warehouse.build import environ_overrides, resolve_target, spark_tables, target_adapter
         from warehouse.publish import publish_locked
 
         home = platform.home
@@ -160,18 +160,28 @@ def build_dbt_assets(dbt_project: DbtProject) -> AssetsDefinition:
         # unpartitioned models has none, and builds them as a plain `dbt build` does.
         if context.assets_def.partitions_def is not None and context.has_partition_key_range:
             args += ["--vars", json.dumps(dbt_window_vars(context.partition_time_window))]
-        if platform.target:
-            args += ["--target", platform.target]
+        target = resolve_target(platform.target)  # the setting, else BIDLAKE_DBT_TARGET
+        args += ["--target", target]
         if os.environ.get("DBT_WARN_ERROR", "").lower() in ("1", "true", "yes"):
             args.append("--warn-error")  # as `bidlake build` does in CI
         # The home's build lock, beside the pool (see orchestration.pools): it is what keeps
         # the DuckDB file to one writer, and what publication expects its caller to hold.
+        env = {
+            **project.dbt_env(home),  # absolute paths for profile and sources
+            "BIDLAKE_DBT_TARGET": target,
+            "SPARK_LOCAL_IP": "127.0.0.1",
+        }
         with build_lock(home, context.log.info):
-            with environ_overrides(project.dbt_env(home)):  # absolute paths for profile and sources
+            with environ_overrides(env):
                 invocation = dbt.cli(
                     args, context=context, target_path=project.dbt_target_dir(home)
                 )
             yield from invocation.stream()
+            if target_adapter(target) != "duckdb":
+                # A Spark build writes Parquet tables for Spark readers; the read-only
+                # DuckDB catalog is published from DuckDB builds only (docs/scaling.md).
+                context.log.info(f"built on {target}: {sorted(spark_tables(home))}")
+                return
             # Only after a fully successful build: `stream()` raised above if a model or an
             # error-severity test failed, and analysts keep the last good catalog.
             publication = publish_locked(home)

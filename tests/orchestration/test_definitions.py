@@ -38,6 +38,7 @@ def test_the_merge_holds_every_job_schedule_and_sensor() -> None:
         "simulate_job",
         "ingest_job",
         "compaction_job",
+        "kafka_ingest_job",
         "build_job",
         "export_reporting_job",
         "train_job",
