@@ -26,7 +26,7 @@ How OpenRTB maps onto the event (the simulator builds its requests to round-trip
 
 | event field       | OpenRTB source                                                   |
 |-------------------|------------------------------------------------------------------|
-| exchange          | `?exchange=` on the bid URL, else `ext.exchange`                  |
+| exchange          | `?exchange=`, else `ext.exchange`, else setting `default_exchange`  |
 | publisher_id      | `site|app|dooh.publisher.id`                                     |
 | site_domain       | `site.domain` (else the host of `site.page`), or `dooh.domain`   |
 | app_bundle        | `app.bundle`                                                     |
@@ -329,6 +329,7 @@ def parse_request(
     *,
     now_ms: int,
     exchange: str = "",
+    default_exchange: str = "",
     default_tmax_ms: int = 100,
     account_currency: str = "USD",
 ) -> BidRequest:
@@ -344,6 +345,9 @@ def parse_request(
     currencies, bcat, badv, seats, blocked_seats, test = _restrictions(data)
     if not exchange and "ext" in data:
         exchange = _exchange(data["ext"])
+    # An event without an exchange is refused by ingest, and then its bid and impression
+    # would have no request to join: name it, even when the caller did not.
+    exchange = exchange or default_exchange
     site, app, device, user = _parts(data)
     publisher_id, site_domain, app_bundle, page_url, domains = (
         _site(site) if site is not None else _app(app) if app is not None else _dooh(data)

@@ -9,8 +9,19 @@ reference assignment. A request reads `slot.model` once at its start and prices 
 object to the end, so a swap never fails or mixes a request; the old model is garbage once
 the last request holding it is done.
 
-A version that fails to load is remembered and not retried until CURRENT changes again —
-the bidder keeps serving the model it has, logs the error and counts it in /metrics.
+A version that fails to load is remembered and not retried until the pointer changes
+again — the bidder keeps serving the model it has, logs the error once and counts it in
+/metrics, and /readyz shows the slot's `wanted` version beside the one it serves, with the
+`error`. A version whose artifact is *missing* is the exception: it is looked for again at
+every poll (a fleet's shared storage may show a new folder to one host later than to
+another), and counted once.
+
+Where the wanted version comes from (a `Pointer`): the CURRENT file (`FilePointer`, one
+host), or, for a fleet (`--state redis://…`, setting `model_pointer` auto), the Redis key
+`<redis-prefix>:model:<name>:current` that promotion publishes (`RedisPointer`, ml.registry
+`set_current` with $BIDLAKE_MODELS_REDIS), falling back to CURRENT while nothing was
+published. Every host polls the same key, so a promotion reaches the whole fleet within
+`model_poll_s` plus the time to load the artifact (docs/scaling.md, "A bidder fleet").
 
 Only models signed by the platform's training are loaded: the key is
 `ml.artifact.signing_key()` ($BIDLAKE_MODEL_SIGNING_KEY, else `<BIDLAKE_HOME>/keys/
@@ -33,51 +44,132 @@ from ml.artifact import ArtifactError, signing_key
 from ml.scorer import ScoringModel
 
 log = logging.getLogger("bidder.models")
+POINTER_TIMEOUT_S = 1.0  # a Redis read of the pointer; a slow one only delays a switch
+
+
+class Pointer:
+    """Where a slot reads the version it should serve."""
+
+    def current(self, name: str) -> str | None:
+        """The promoted version of `name` (None: nothing promoted yet)."""
+        raise NotImplementedError
+
+    def describe(self, name: str) -> str:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        return None
+
+
+@dataclass
+class FilePointer(Pointer):
+    """`<models_root>/<name>/CURRENT`: one host, or hosts that trust a shared file."""
+
+    models_root: Path
+
+    def current(self, name: str) -> str | None:
+        return registry.current_version(name, self.models_root)
+
+    def describe(self, name: str) -> str:
+        return f"file {name}/{registry.CURRENT_FILE}"
+
+
+class RedisPointer(Pointer):
+    """The fleet's pointer: `registry.current_key(name, prefix)` in Redis, read with a
+    synchronous client (from a worker thread, off the event loop); the CURRENT file while
+    the key does not exist (a fleet whose promotions never published yet)."""
+
+    def __init__(self, url: str, prefix: str, models_root: Path) -> None:
+        import redis  # only a fleet pays for the import
+
+        self.prefix = prefix
+        self.file = FilePointer(models_root)
+        self.client = redis.Redis.from_url(
+            url, socket_timeout=POINTER_TIMEOUT_S, socket_connect_timeout=POINTER_TIMEOUT_S
+        )
+
+    def current(self, name: str) -> str | None:
+        value = self.client.get(registry.current_key(name, self.prefix))
+        if value is None:
+            return self.file.current(name)
+        return bytes(value).decode("ascii", "replace").strip() or None
+
+    def describe(self, name: str) -> str:
+        return f"redis {registry.current_key(name, self.prefix)} (else {self.file.describe(name)})"
+
+    def close(self) -> None:
+        self.client.close()
 
 
 @dataclass
 class ModelSlot:
     name: str
     models_root: Path
-    pinned: str = ""  # a version to serve forever; "" follows CURRENT
+    pinned: str = ""  # a version to serve forever; "" follows the pointer
     model: ScoringModel | None = None
     reloads: int = 0  # successful swaps after the first load
     failures: int = 0
     last_error: str = ""
     key: Key | None = field(default=None, repr=False)  # verifies signatures; None loads nothing
+    pointer: Pointer | None = field(default=None, repr=False)  # None: the CURRENT file
+    wanted_version: str = ""  # what the pointer named at the last poll
     _failed_version: str = field(default="", repr=False)
+    _missing: bool = field(default=False, repr=False)  # the failed version's artifact is absent
+
+    def __post_init__(self) -> None:
+        if self.pointer is None:
+            self.pointer = FilePointer(self.models_root)
 
     @property
     def version(self) -> str:
         return self.model.version if self.model is not None else ""
 
+    @property
+    def source(self) -> str:
+        """Where the wanted version comes from, for /readyz."""
+        assert self.pointer is not None
+        return "pinned" if self.pinned else self.pointer.describe(self.name)
+
     def wanted(self) -> str | None:
         """The version this slot should serve now (None: nothing promoted yet)."""
         if self.pinned:
             return self.pinned
-        return registry.current_version(self.name, self.models_root)
+        assert self.pointer is not None
+        return self.pointer.current(self.name)
 
     def _load(self, version: str) -> ScoringModel:
         if self.key is None:  # fail closed: never an unverified model
             raise ArtifactError("no model-signing key to verify models with")
         return registry.load_version(self.name, version, self.models_root, self.key)
 
+    def _to_load(self, version: str | None) -> str | None:
+        """The version to load now, given what the pointer names (None: nothing to do)."""
+        self.wanted_version = version or ""
+        if version is None:
+            return None
+        if version == self.version:  # following the pointer (again, after a rollback)
+            self._failed_version, self._missing, self.last_error = "", False, ""
+            return None
+        if version == self._failed_version and not self._missing:
+            return None  # refused once; only a new promotion is tried
+        return version
+
     async def poll(self) -> bool:
         """Load the wanted version if it is new; True when the model changed."""
         try:
-            version = self.wanted()
-        except (OSError, registry.RegistryError) as exc:
-            return self._failed("", f"cannot read CURRENT: {exc}")
-        if version is None or version == self.version or version == self._failed_version:
+            wanted = await asyncio.to_thread(self.wanted)  # a file or a Redis read: off the loop
+        except Exception as exc:  # OSError, RegistryError, a Redis error: keep serving
+            return self._failed("", f"cannot read {self.source}: {exc}")
+        version = self._to_load(wanted)
+        if version is None:
             return False
         try:
             model = await asyncio.to_thread(self._load, version)
         except Exception as exc:  # a corrupt artifact must not take the bidder down
-            return self._failed(version, str(exc))
+            return self._failed(version, str(exc), isinstance(exc, registry.MissingVersion))
         had = self.model is not None
         self.model = model  # the atomic swap: one reference assignment
-        self._failed_version = ""
-        self.last_error = ""
+        self._failed_version, self._missing, self.last_error = "", False, ""
         if had:
             self.reloads += 1
         log.info("model %s: serving version %s", self.name, version)
@@ -86,20 +178,24 @@ class ModelSlot:
     def load_now(self) -> bool:
         """Synchronous first load at start-up (no event loop needed)."""
         try:
-            version = self.wanted()
-            if version is None:
-                return False
-            self.model = self._load(version)
-            return True
+            version = self._to_load(self.wanted())
         except Exception as exc:
-            self._failed("", str(exc))
+            return self._failed("", f"cannot read {self.source}: {exc}")
+        if version is None:
             return False
+        try:
+            self.model = self._load(version)
+        except Exception as exc:
+            return self._failed(version, str(exc), isinstance(exc, registry.MissingVersion))
+        return True
 
-    def _failed(self, version: str, error: str) -> bool:
+    def _failed(self, version: str, error: str, missing: bool = False) -> bool:
+        if version == self._failed_version and error == self.last_error:
+            return False  # the same failure again (a missing artifact, Redis away): once
         self.failures += 1
-        self._failed_version = version
+        self._failed_version, self._missing = version, missing
         self.last_error = error
-        log.error("model %s: cannot load %s: %s", self.name, version or "(CURRENT)", error)
+        log.error("model %s: cannot load %s: %s", self.name, version or "(pointer)", error)
         return False
 
 
@@ -115,18 +211,27 @@ class Models:
         ctr_version: str = "",
         cvr_version: str = "",
         key: Key | None = None,
+        pointer: Pointer | None = None,
     ) -> Models:
         """Both slots, first versions loaded; `key` verifies signatures (default: the
-        deployment's model-signing key; ArtifactError when there is no usable one)."""
+        deployment's model-signing key; ArtifactError when there is no usable one);
+        `pointer` names the versions to serve (default: the CURRENT files)."""
         key = key if key is not None else signing_key()
         log.info("models are verified with model-signing %s", key.describe())
+        pointer = pointer if pointer is not None else FilePointer(models_root)
         models = cls(
-            ctr=ModelSlot("ctr", models_root, ctr_version, key=key),
-            cvr=ModelSlot("cvr", models_root, cvr_version, key=key),
+            ctr=ModelSlot("ctr", models_root, ctr_version, key=key, pointer=pointer),
+            cvr=ModelSlot("cvr", models_root, cvr_version, key=key, pointer=pointer),
         )
         models.ctr.load_now()
         models.cvr.load_now()
         return models
+
+    def close(self) -> None:
+        """Release the pointer's connection (a Redis client)."""
+        pointers = {id(s.pointer): s.pointer for s in self.slots if s.pointer is not None}
+        for pointer in pointers.values():
+            pointer.close()
 
     @property
     def slots(self) -> tuple[ModelSlot, ModelSlot]:

@@ -34,7 +34,7 @@ from bidder.decision import TIMEOUT, CampaignPlan, Engine, ImpDecision
 from bidder.event_logs import BidderLogs
 from bidder.lag import LoopLag
 from bidder.metrics import Metrics, label
-from bidder.models import Models
+from bidder.models import FilePointer, Models, Pointer, RedisPointer
 from bidder.notices import SqliteClaims
 from bidder.pacing import Pacer
 from bidder.response import bid_object, bid_response
@@ -124,7 +124,13 @@ class Bidder:
         self.book = CampaignReloader.open(s.campaigns, share)
         self.campaigns = self.book.current.campaigns
         self.plans = list(self.book.current.plans)
-        self.models = Models.open(s.models_path, s.ctr_version, s.cvr_version)
+        # A fleet follows the version promotion published in Redis (bidder.models).
+        pointer: Pointer = (
+            RedisPointer(s.state, s.redis_prefix, s.models_path)
+            if s.models_from_redis
+            else FilePointer(s.models_path)
+        )
+        self.models = Models.open(s.models_path, s.ctr_version, s.cvr_version, pointer=pointer)
         store = open_store(
             s.state,
             prefix=s.redis_prefix,
@@ -233,6 +239,8 @@ class Bidder:
             self.logs.close()
         if self.store is not None:
             await self.store.close()
+        if self.models is not None:
+            self.models.close()
         if self.run_dir is not None:
             with contextlib.suppress(OSError):
                 self.metrics.dump(self.run_dir)
@@ -284,6 +292,7 @@ class Bidder:
                     data,
                     now_ms=arrived_ms,
                     exchange=exchange,
+                    default_exchange=s.default_exchange,
                     default_tmax_ms=s.default_tmax_ms,
                     account_currency=s.currency,
                 )
@@ -558,8 +567,14 @@ class Bidder:
         models = self.models
         detail = {
             "started": self.started,
+            # A slot behind its pointer (a version that failed to load here) shows both.
             "models": {
-                slot.name: {"version": slot.version or None, "error": slot.last_error or None}
+                slot.name: {
+                    "version": slot.version or None,
+                    "wanted": slot.wanted_version or None,
+                    "source": slot.source,
+                    "error": slot.last_error or None,
+                }
                 for slot in (models.slots if models else ())
             },
             "campaigns": self.book.status() if self.book is not None else None,

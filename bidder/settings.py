@@ -69,6 +69,10 @@ class Settings:
     currency: str = _s("USD", "account currency, the only one the bidder bids in")
     seat: str = _s("bidlake", "our seat id at exchanges (matched against wseat/bseat)")
     default_tmax_ms: int = _s(100, "tmax assumed when a request has none")
+    default_exchange: str = _s(
+        "unknown",
+        "exchange name logged when a request names none (no ?exchange=, no ext.exchange)",
+    )
     tmax_margin_ms: int = _s(
         10,
         "time kept back from tmax for the network; past tmax minus this since arrival, "
@@ -89,7 +93,18 @@ class Settings:
     models_root: str = _s("", "model registry (default $BIDLAKE_HOME/models)")
     ctr_version: str = _s("", "pin the CTR model to this version (default: follow CURRENT)")
     cvr_version: str = _s("", "pin the CVR model to this version (default: follow CURRENT)")
-    model_poll_s: float = _s(1.0, "seconds between checks of CURRENT for a new model")
+    model_poll_s: float = _s(
+        1.0,
+        "seconds between checks of the model pointer; a promotion is served within it plus "
+        "the artifact's load time",
+    )
+    model_pointer: str = _s(
+        "auto",
+        "where the promoted model versions are read: 'auto' (with --state redis://… the "
+        "fleet's key <redis-prefix>:model:<name>:current, which promotion publishes when "
+        "BIDLAKE_MODELS_REDIS is set, else CURRENT while nothing is published; with memory "
+        "state the CURRENT file) or 'file' (always <models-root>/<name>/CURRENT)",
+    )
     # ---- budgets, pacing, state ----
     state: str = _s("memory", "budget state: 'memory' (per process) or a redis:// URL (fleet)")
     redis_prefix: str = _s("bidlake:bidder", "key prefix in Redis")
@@ -184,6 +199,8 @@ class Settings:
                 problems.append(f"events_to: {exc}")
         if not (self.state == "memory" or self.state.startswith(("redis://", "rediss://"))):
             problems.append(f"state must be 'memory' or a redis:// URL, got {self.state!r}")
+        if self.model_pointer not in ("auto", "file"):
+            problems.append(f"model_pointer must be auto or file, got {self.model_pointer!r}")
         if self.workers < 1:
             problems.append(f"workers must be >= 1, got {self.workers}")
         if not 0 < self.pacing_min_factor <= 1:
@@ -276,6 +293,11 @@ class Settings:
     @property
     def models_path(self) -> Path:
         return Path(self.models_root) if self.models_root else home().models
+
+    @property
+    def models_from_redis(self) -> bool:
+        """The model versions follow the fleet's Redis key (else the CURRENT files)."""
+        return self.model_pointer == "auto" and self.state != "memory"
 
     @property
     def campaigns_path(self) -> Path | None:

@@ -428,3 +428,12 @@ def test_redis_fleet_shares_what_was_counted(settings: Settings, redis_url: str)
         assert 'result="click"} 1' in tracking(c2)
         assert c1.get(local(b["ext"]["click_url"]), follow_redirects=False).status_code == 302
         assert 'result="click_duplicate"} 1' in tracking(c1)
+
+
+def test_a_request_naming_no_exchange_is_logged_under_the_default(
+    app: BidderApp, client: TestClient
+) -> None:
+    """Ingest refuses events without an exchange; the bidder never logs one."""
+    bid(client)  # no ?exchange= and no ext.exchange
+    (logged_request,) = logged(app, "bid_request")
+    assert logged_request["exchange"] == "unknown"
