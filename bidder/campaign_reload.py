@@ -78,8 +78,8 @@ class DatabaseSource:
 
     def __init__(self, url: str | None = None) -> None:
         # SQLAlchemy is loaded only by a bidder that reads the database (~0.15 s at start).
-        from bidlake.campaign_book.config import redact_url
         from bidlake.campaign_book.store import CampaignStore
+        from bidlake.redact import redact_url
 
         self.store = CampaignStore(url)
         self.description = f"database {redact_url(self.store.url)}"

@@ -15,10 +15,10 @@ import socket
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from bidlake.keys import MIN_KEY_BYTES, Key, load_key
 from bidlake.paths import home
+from bidlake.redact import redact_url
 
 ENV_PREFIX = "BIDLAKE_BIDDER_"
 SECRET_FIELDS = frozenset({"secret", "old_secrets"})
@@ -355,15 +355,6 @@ class Settings:
             ),
         ]
         return rows
-
-
-def redact_url(url: str) -> str:
-    """A URL with its password replaced by ***, for printing."""
-    parts = urlsplit(url)
-    if not parts.password:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _parse(name: str, type_name: str, raw: str) -> object:

@@ -36,6 +36,7 @@ COMMANDS: tuple[Command, ...] = (
         "dbt_project/",
         "copy reporting marts to PostgreSQL",
     ),
+    Command("report", "warehouse.report.cli", "warehouse/", "write the HTML report"),
     Command("train", "ml.cli", "ml/", "train, evaluate and export CTR/CVR models"),
     Command("campaigns", "bidlake.campaign_book.cli", "bidlake/", "the campaign book, versioned"),
     Command("serve", "bidder.cli", "bidder/", "serve OpenRTB bids over HTTP"),

@@ -15,6 +15,7 @@ This module imports nothing heavy: SQLAlchemy loads only with `model`/`store`.
 
 from __future__ import annotations
 
-from bidlake.campaign_book.config import database_url, history_export_path, redact_url
+from bidlake.campaign_book.config import database_url, history_export_path
+from bidlake.redact import redact_url
 
 __all__ = ["database_url", "history_export_path", "redact_url"]

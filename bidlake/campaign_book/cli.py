@@ -252,7 +252,7 @@ def _version(store: Any, args: argparse.Namespace) -> None:
 
 def _migrate(store: Any, args: argparse.Namespace) -> None:
     from bidlake.campaign_book import migrate
-    from bidlake.campaign_book.config import redact_url
+    from bidlake.redact import redact_url
 
     did = store.ensure_ready()
     print(

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 from bidlake.paths import Home, home
 
@@ -35,12 +34,3 @@ def database_url(where: Home | None = None) -> str:
 
 def history_export_path(where: Home | None = None) -> Path:
     return (where or home()).root / "campaign_book" / "history.jsonl"
-
-
-def redact_url(url: str) -> str:
-    """The URL with its password replaced by ***, for printing and logs."""
-    parts = urlsplit(url)
-    if not parts.password:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))

@@ -45,6 +45,7 @@ from bidlake.campaigns import (
     read_book,
 )
 from bidlake.paths import Home
+from bidlake.redact import redact_url
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # valid_from of the seed: the book before the database
 TICK = timedelta(microseconds=1)
@@ -333,7 +334,7 @@ class CampaignStore:
         )
 
     def __repr__(self) -> str:
-        return f"CampaignStore({config.redact_url(self.url)!r})"
+        return f"CampaignStore({redact_url(self.url)!r})"
 
     def close(self) -> None:
         self.engine.dispose()
