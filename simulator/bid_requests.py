@@ -6,13 +6,14 @@ it in: one imp (`banner` with `w`/`h`/`format`/`pos`, or `video` for video slots
 publisher) or `app` (bundle); `device` (ua, ip with the last octet zeroed, `devicetype`
 of OpenRTB List 5.21, `os`, `ifa` for apps, `geo` with alpha-3 country, ISO 3166-2
 region, city and `utcoffset`); `user` (`id`, segments as `data[].segment[].id`); `at`
-2, `tmax`, `cur`; and the exchange's name in `ext.exchange`. What the exchange does with
-the answers is in `simulator.bid_responses`.
+(2 second price, or 1 first price as drawn by `simulator.market.auction_types`), `tmax`,
+`cur`; and the exchange's name in `ext.exchange`. What the exchange does with the answers
+is in `simulator.bid_responses`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -75,14 +76,30 @@ class RequestBuilder:
         self.regions = [f"{r.country}-{r.code}" for r in REGIONS]
         self.alpha3 = [ALPHA3[c] for c in world.country_codes]
 
-    def build(self, r: Requests, request_ids: Sequence[str]) -> list[dict[str, object]]:
-        """The requests of `r`, with ids `request_ids` (one per request, in order)."""
+    def build(
+        self,
+        r: Requests,
+        request_ids: Sequence[str],
+        auction_type: np.ndarray | None = None,
+    ) -> list[dict[str, object]]:
+        """The requests of `r`, with ids `request_ids` (one per request, in order) and
+        OpenRTB `at` from `auction_type` (default: all 2, second price)."""
+        return list(self.iter_build(r, request_ids, auction_type))
+
+    def iter_build(
+        self,
+        r: Requests,
+        request_ids: Sequence[str],
+        auction_type: np.ndarray | None = None,
+    ) -> Iterator[dict[str, object]]:
+        """`build`, one request at a time: an open-loop replay builds each just before
+        it is due, so the cost is spread between the sends instead of blocking them."""
         w = self.world
-        out: list[dict[str, object]] = []
         user, pub, plc = r.user.tolist(), r.publisher.tolist(), r.placement.tolist()
         devicetypes = REPORTED_DEVICETYPES[r.reported_device].tolist()
         floors = r.floor_micros.tolist()
         exchanges = r.exchange.tolist()
+        ats = [2] * len(r) if auction_type is None else auction_type.tolist()
         for i, request_id in enumerate(request_ids):
             u, p, k = user[i], pub[i], plc[i]
             width, height, fmt = SIZES[int(w.plc_size[k])]
@@ -140,7 +157,7 @@ class RequestBuilder:
                 "imp": [imp],
                 "device": device,
                 "user": user_obj,
-                "at": 2,
+                "at": ats[i],
                 "tmax": int(EXCHANGE_TMAX_MS[exchanges[i]]),
                 "cur": [CURRENCY],
                 "ext": {"exchange": EXCHANGES[exchanges[i]]},
@@ -167,5 +184,4 @@ class RequestBuilder:
                     section = SECTIONS[int(r.page_section[i])]
                     site["page"] = f"https://{w.pub_name[p]}/{section}/article-{article}"
                 request["site"] = site
-            out.append(request)
-        return out
+            yield request

@@ -59,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
             compress=args.gzip,
             duplicate_rate=args.duplicate_rate,
             corrupt_rate=args.corrupt_rate,
+            first_price_share=args.first_price_share,
         )
         config.validate()
     except ValueError as exc:

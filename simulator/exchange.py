@@ -38,8 +38,10 @@ MOBILE_REPORTED = 3
 
 
 # Generator streams of a minute: what the exchange sends (and, in `simulate`, everything
-# it causes), the simulated log faults, and the outcomes of a replay against a bidder.
-TRAFFIC, FAULTS, REPLAY = 1, 2, 3
+# it causes), the simulated log faults, the outcomes of a replay against a bidder, and
+# which auctions are first price (with the competitors' shading; drawn only when the
+# first-price share is above 0, so the other streams never depend on it).
+TRAFFIC, FAULTS, REPLAY, AUCTION = 1, 2, 3, 4
 
 
 def minute_rng(seed: int, minute: int, stream: int = TRAFFIC) -> np.random.Generator:

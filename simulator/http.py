@@ -16,6 +16,7 @@ on a new connection, as every HTTP client does; a fresh connection is never retr
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -99,12 +100,25 @@ class LoopbackClient:
     async def get(self, url: str) -> Response:
         return await self.request("GET", url)
 
-    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> Response:
-        return await self.request("POST", url, body, headers)
+    async def post(
+        self,
+        url: str,
+        body: bytes,
+        headers: dict[str, str],
+        on_send: Callable[[], None] | None = None,
+    ) -> Response:
+        return await self.request("POST", url, body, headers, on_send)
 
     async def request(
-        self, method: str, url: str, body: bytes = b"", headers: dict[str, str] | None = None
+        self,
+        method: str,
+        url: str,
+        body: bytes = b"",
+        headers: dict[str, str] | None = None,
+        on_send: Callable[[], None] | None = None,
     ) -> Response:
+        """One call; `on_send()` runs once a connection slot is free, right before the
+        request goes out (what an open-loop replay measures its lateness by)."""
         parts = urlsplit(url)
         if parts.scheme != "http" or not parts.hostname:
             raise HttpError(f"only plain http:// URLs are supported, got {url!r}")
@@ -119,6 +133,8 @@ class LoopbackClient:
         key = (host, port)
         slots = self._slots.setdefault(key, asyncio.Semaphore(self.max_connections))
         async with slots:
+            if on_send is not None:
+                on_send()
             try:
                 async with asyncio.timeout(self.timeout_s):
                     return await self._send(key, request)

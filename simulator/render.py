@@ -29,7 +29,6 @@ from simulator.world_tables import (
 )
 
 CURRENCY = "USD"
-SECOND_PRICE = 2
 
 
 def _objects(values: Sequence[object]) -> np.ndarray:
@@ -131,6 +130,7 @@ class Renderer:
             self.tmax[exchange].tolist(),
             self.reason[b["reason"]].tolist(),
             b["local_hour"].tolist(),
+            b["auction_type"].tolist(),
             strict=True,
         )
         return [
@@ -162,7 +162,7 @@ class Renderer:
                 "bidfloor_micros": floor,
                 "currency": CURRENCY,
                 "tmax_ms": tmax,
-                "auction_type": SECOND_PRICE,
+                "auction_type": auction,
                 "deal_id": "",
                 "no_bid_reason": reason,
                 "user_hour": hour,
@@ -194,6 +194,7 @@ class Renderer:
                 tmax,
                 reason,
                 hour,
+                auction,
             ) in columns
         ]
 

@@ -2,8 +2,13 @@
 
     bidlake serve --port 8080 &
     bidlake replay --bidder http://127.0.0.1:8080 --seed 7 --start 2026-01-05T00 --rate 5
+    bidlake replay --bidder http://127.0.0.1:8080 --speed 1            # real time
+    bidlake replay --bidder http://127.0.0.1:8080 --closed-loop        # throughput
 
-Loopback only; see `simulator.replay` for what is sent and the URL shapes assumed.
+Open loop by default: each request is sent at its scheduled time (sped up `--speed`
+times; by default so that ~600 requests/s are offered), and latency is measured from
+that time. Loopback only; see `simulator.replay` for what is sent and the URL shapes
+assumed.
 Shows progress and ends with a one-screen summary; exits 1 when the bidder cannot be
 reached, 2 on bad arguments.
 """
@@ -24,11 +29,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_traffic_arguments(
         parser,
         rate_default=5.0,
-        rate_help="mean requests per simulated second; sent as fast as the bidder answers",
+        rate_help="mean requests per simulated second",
+    )
+    pace = parser.add_mutually_exclusive_group()
+    pace.add_argument(
+        "--speed",
+        type=_speed,
+        default=None,
+        metavar="X",
+        help="play the simulated time X times faster than real time (1: real time; an "
+        "hour in 3600/X s); default: the speed that offers ~600 requests/s on average",
+    )
+    pace.add_argument(
+        "--closed-loop",
+        action="store_true",
+        help="send as fast as the bidder answers, --concurrency in flight (throughput, not "
+        "latency: its latency includes the queue it builds)",
     )
     parser.add_argument(
         "--concurrency", type=int, default=16, help="HTTP requests in flight at most (default 16)"
     )
+
+
+def _speed(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,6 +74,9 @@ def run(args: argparse.Namespace) -> int:
             window=window_from_args(args),
             truth=args.truth,
             concurrency=args.concurrency,
+            speed=args.speed,
+            closed_loop=args.closed_loop,
+            first_price_share=args.first_price_share,
         )
         config.validate()
     except ValueError as exc:

@@ -2,7 +2,8 @@
 
 The loop, one minute at a time (all draws vectorized over the minute):
 
-    requests (exchange) → decisions (policy) → market price and second-price auction
+    requests (exchange) → decisions (policy) → market price and the auction (second
+    price, or first price on `first_price_share` of the requests: `simulator.market`)
     → impressions → true p_click / p_conversion (truth) → clicks → conversions
 
 Every event goes to a queue (`simulator.batches.Pending`) and is written when the
@@ -14,8 +15,9 @@ in the logs), and consecutive windows never write the same event.
 
 Determinism: the world comes from the seed, each minute's traffic and outcomes from
 (seed, minute) — stream 1 — and its duplicates and garbage from (seed, minute) —
-stream 2 — so the faults do not change the traffic. Same seed, window and flags: the
-same bytes in the same file names.
+stream 2 — so the faults do not change the traffic; which auctions are first price comes
+from stream 4, drawn only when the share is above 0 (a share of 0 writes the bytes it
+always wrote). Same seed, window and flags: the same bytes in the same file names.
 
 Truth: one Parquet file per hour of requests, `<truth>/<writer_id>-<YYYYMMDDTHH>.parquet`,
 one row per impression (bid_id, p_click, p_conversion), see `simulator.truthfile`.
@@ -38,6 +40,7 @@ from bidlake.paths import home
 from simulator import faults, ids, market
 from simulator.batches import Batch, Pending
 from simulator.exchange import (
+    AUCTION,
     FAULTS,
     MINUTE_MS,
     TRAFFIC,
@@ -84,6 +87,14 @@ class _TruthHour:
             np.concatenate(self.p_click),
             np.concatenate(self.p_conversion),
         )
+
+
+@dataclass(frozen=True)
+class _Auctions:
+    """How the exchange auctions each request of the minute (`simulator.market`)."""
+
+    auction_type: np.ndarray  # int8 per request: market.FIRST_PRICE or SECOND_PRICE
+    shade: np.ndarray | None  # the top competitor's first-price shading; None: none is
 
 
 @dataclass(frozen=True)
@@ -175,9 +186,10 @@ class Simulation:
     def outcomes(self, r: Requests, d: Decisions, rng: np.random.Generator) -> None:
         """Queues the minute's requests and everything they cause (bids, the auction,
         impressions, clicks, conversions) and counts them; draws in a fixed order."""
-        request_key = self._queue_requests(r, d)
+        auctions = self._auction_types(r)
+        request_key = self._queue_requests(r, d, auctions)
         bids = self._queue_bids(r, d, request_key, rng)
-        imps = self._auction(r, bids, request_key, rng)
+        imps = self._auction(r, bids, request_key, auctions, rng)
         draws = _UserDraws.draw(rng, self.truth, imps)
         clicked = self._queue_clicks(r.minute, imps, draws)
         self._queue_conversions(r.minute, imps, draws, clicked)
@@ -185,10 +197,17 @@ class Simulation:
     def _keys(self, kind: int, minute: int, seq: np.ndarray) -> np.ndarray:
         return ids.event_keys(self.window.seed, kind, minute, seq)
 
-    def _queue_requests(self, r: Requests, d: Decisions) -> np.ndarray:
+    def _auction_types(self, r: Requests) -> _Auctions:
+        share = self.config.first_price_share
+        rng = minute_rng(self.window.seed, r.minute, AUCTION) if share else None
+        auction_type, shade = market.auction_types(rng, len(r), share)
+        return _Auctions(auction_type, shade)
+
+    def _queue_requests(self, r: Requests, d: Decisions, auctions: _Auctions) -> np.ndarray:
         """Every request of the minute, with its no-bid reason; returns their keys."""
         s = self.summary
         s.requests += len(r)
+        s.first_price_requests += int((auctions.auction_type == market.FIRST_PRICE).sum())
         reasons = np.bincount(d.reason, minlength=len(NO_BID_REASONS)).tolist()
         s.no_bid_reasons.update(dict(zip(NO_BID_REASONS, reasons, strict=True)))
         request_key = self._keys(ids.REQUEST, r.minute, r.seq)
@@ -207,6 +226,7 @@ class Simulation:
                 "page_section": r.page_section,
                 "page_article": r.page_article,
                 "reason": d.reason,
+                "auction_type": auctions.auction_type,
             },
         )
         return request_key
@@ -239,7 +259,12 @@ class Simulation:
         return bids
 
     def _auction(
-        self, r: Requests, bids: _Bids, request_key: np.ndarray, rng: np.random.Generator
+        self,
+        r: Requests,
+        bids: _Bids,
+        request_key: np.ndarray,
+        auctions: _Auctions,
+        rng: np.random.Generator,
     ) -> _Impressions:
         """The bids against the market; a win's impression (and notice) fires when the ad
         renders. Queues the impressions, their truth rows and spend."""
@@ -247,7 +272,13 @@ class Simulation:
         price = market.market_price_micros(
             self.world, rng, r.user[at], r.placement[at], r.exchange[at], r.local_hour[at]
         )
-        won, clearing = market.second_price(bids.bid_micros, price, r.floor_micros[at])
+        won, clearing = market.auction(
+            bids.bid_micros,
+            price,
+            r.floor_micros[at],
+            auctions.auction_type[at],
+            None if auctions.shade is None else auctions.shade[at],
+        )
         render_ms = 40 + np.exp(rng.normal(np.log(250.0), 0.8, len(at))).astype(np.int64)
         w = np.flatnonzero(won)
         won_at = at[w]

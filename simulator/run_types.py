@@ -14,7 +14,7 @@ from typing import Literal
 
 from bidlake.campaigns import Campaign
 from simulator.tally import TruthTally
-from simulator.traffic import TrafficWindow
+from simulator.traffic import TrafficWindow, check_share
 from simulator.world import WorldConfig
 
 ProgressFn = Callable[[int, int, int], None]  # (minutes done, minutes in total, records)
@@ -34,6 +34,8 @@ class SimulationConfig:
     campaigns: tuple[Campaign, ...] | None = None  # default: the shared campaign book
     world: WorldConfig = field(default_factory=WorldConfig)
     max_events_per_file: int = 1_000_000
+    # Share of the requests the exchange auctions at first price (OpenRTB at=1), 0..1.
+    first_price_share: float = 0.0
 
     def validate(self) -> None:
         """Checks the output options (the window checked itself when it was built)."""
@@ -41,6 +43,7 @@ class SimulationConfig:
             value = getattr(self, name)
             if not 0.0 <= value < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {value}")
+        check_share(self.first_price_share)
         if self.fmt not in ("jsonl", "protobuf"):
             raise ValueError(f"fmt must be jsonl or protobuf, got {self.fmt!r}")
 
@@ -56,6 +59,7 @@ class SimulationSummary(TruthTally):
     landing: Path
     truth: Path
     requests: int = 0
+    first_price_requests: int = 0  # requests auctioned at first price (at=1)
     bids: int = 0
     impressions: int = 0
     clicks: int = 0
@@ -75,7 +79,8 @@ class SimulationSummary(TruthTally):
 
     def add(self, other: SimulationSummary) -> None:
         """Adds the counts of a consecutive sub-window (a parallel worker's)."""
-        for name in ("requests", "bids", "impressions", "clicks", "conversions"):
+        names = ("requests", "first_price_requests", "bids", "impressions", "clicks")
+        for name in (*names, "conversions"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.sum_p_click += other.sum_p_click
         self.var_clicks += other.var_clicks

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from rich.console import Group
@@ -44,6 +45,16 @@ def funnel_table(title: str, s: SimulationSummary | ReplaySummary) -> Table:
     return table
 
 
+def _first_price_line(s: SimulationSummary | ReplaySummary) -> str:
+    """Only when some auctions were first price (the default output is unchanged)."""
+    if not s.first_price_requests:
+        return ""
+    return (
+        f"first-price auctions (at=1, the winner pays its bid): {s.first_price_requests:,} "
+        f"requests ({_pct(s.first_price_requests, s.requests)})\n"
+    )
+
+
 def render_summary(s: SimulationSummary) -> Group:
     w = s.window
     header = (
@@ -75,7 +86,8 @@ def render_summary(s: SimulationSummary) -> Group:
     spend = ", ".join(f"{c} {m / 1e6:,.2f}" for c, m in sorted(s.spend_micros.items()))
     footer = (
         f"no-bid reasons: {reasons or '-'}\n"
-        f"spend USD (the default policy does not pace): {spend or '-'}\n"
+        + _first_price_line(s)
+        + f"spend USD (the default policy does not pace): {spend or '-'}\n"
         f"rates: bids per request, impressions per bid (win rate), clicks per impression "
         f"(CTR), conversions per click (CVR)\n"
         f"{len(s.files)} log files in [bold]{s.landing}[/bold]\n"
@@ -89,7 +101,7 @@ def render_replay_summary(s: ReplaySummary) -> Group:
     w = s.window
     header = (
         f"[bold]bidlake replay[/bold] seed {w.seed}, {w.hours} h of traffic from "
-        f"{w.start:%Y-%m-%dT%H:%M}Z at {w.rate:g} req/s against {s.bidder}: "
+        f"{w.start:%Y-%m-%dT%H:%M}Z at {w.rate:g} req/s against {s.bidder}, {s.mode}: "
         f"{s.requests:,} requests in {s.elapsed_s:.1f} s "
         f"({s.requests / max(s.elapsed_s, 1e-9):,.0f} requests/s)"
     )
@@ -100,6 +112,8 @@ def render_replay_summary(s: ReplaySummary) -> Group:
     http.add_row("answered", f"{s.answered:,}")
     http.add_row("no bid (204 / empty)", f"{s.no_bids:,}")
     http.add_row("bids after tmax (dropped)", f"{s.late:,}")
+    if s.speed:
+        http.add_row("sent > 1 ms behind schedule", f"{s.sent_late:,}")
     for reason, count in s.invalid.most_common(5):
         http.add_row(f"invalid: {reason}"[:60], f"{count:,}")
     for kind, count in s.errors.most_common(5):
@@ -110,10 +124,27 @@ def render_replay_summary(s: ReplaySummary) -> Group:
         http.add_row("URLs refused (not loopback)", f"{s.refused_urls:,}")
     spend = ", ".join(f"{c} {m / 1e6:,.2f}" for c, m in sorted(s.spend_micros.items()))
     footer = (
-        f"latency ms: p50 {s.latency_ms(0.5):.1f}, p99 {s.latency_ms(0.99):.1f}, "
-        f"p99.9 {s.latency_ms(0.999):.1f}\n"
-        f"spend USD: {spend or '-'}\n"
+        _latency_lines(s) + _first_price_line(s) + f"spend USD: {spend or '-'}\n"
         f"{len(s.truth_files)} truth files in [bold]{s.truth}[/bold]; the bidder's own "
         f"tracking logs hold the events"
     )
     return Group(header, funnel, http, footer)
+
+
+def _latency_lines(s: ReplaySummary) -> str:
+    def quantiles(of: Callable[[float], float]) -> str:
+        return f"p50 {of(0.5):.1f}, p99 {of(0.99):.1f}, p99.9 {of(0.999):.1f}"
+
+    if not s.speed:
+        return (
+            f"latency ms (closed loop: includes waiting for a connection): "
+            f"{quantiles(s.latency_ms)}\n"
+        )
+    return (
+        f"latency ms from the scheduled send (what the exchange sees): "
+        f"{quantiles(s.latency_ms)}\n"
+        f"  from the actual send (the bidder's answer time): {quantiles(s.service_latency_ms)}\n"
+        f"  offered {s.offered_rate:,.0f} req/s on average; {s.sent_late:,} requests "
+        f"({_pct(s.sent_late, s.requests)}) sent > 1 ms behind schedule, at most "
+        f"{s.max_send_lateness_ms:.1f} ms\n"
+    )

@@ -95,5 +95,12 @@ class TrafficWindow:
         return windows
 
 
+def check_share(value: object, name: str = "first_price_share") -> float:
+    """A share of the traffic, a number in [0, 1]; ValueError naming `name` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, Real) or not 0 <= float(value) <= 1:
+        raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
+    return float(value)
+
+
 def _is_int(value: object) -> bool:
     return isinstance(value, Integral) and not isinstance(value, bool)

@@ -13,7 +13,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from simulator.traffic import DEFAULT_START, TrafficWindow
+from simulator.traffic import DEFAULT_START, TrafficWindow, check_share
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 def add_traffic_arguments(
     parser: argparse.ArgumentParser, *, rate_default: float, rate_help: str
 ) -> None:
-    """--seed, --start, --hours, --rate and --truth; `rate_help` ends before the default."""
+    """--seed, --start, --hours, --rate, --first-price-share and --truth; `rate_help` ends
+    before the default."""
     parser.add_argument("--seed", type=int, default=0, help="world and traffic seed (default 0)")
     parser.add_argument(
         "--start",
@@ -35,8 +36,23 @@ def add_traffic_arguments(
         "--rate", type=float, default=rate_default, help=f"{rate_help} (default {rate_default:g})"
     )
     parser.add_argument(
+        "--first-price-share",
+        type=_share,
+        default=0.0,
+        metavar="SHARE",
+        help="share of the requests the exchange auctions at first price (OpenRTB at=1, the "
+        "winner pays its bid, competitors shade), 0..1 (default 0: all second price)",
+    )
+    parser.add_argument(
         "--truth", type=Path, default=None, help="truth folder (default: $BIDLAKE_HOME/truth)"
     )
+
+
+def _share(text: str) -> float:
+    try:
+        return check_share(float(text), "share")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def window_from_args(args: argparse.Namespace) -> TrafficWindow:

@@ -9,7 +9,7 @@ Figures (one process, this machine):
 - the same into JSONL with two worker processes (`--workers 2`), against one;
 - the numpy part alone (generating requests, decisions, auction, outcomes) in requests/s;
 - the projected time of a day at 500 requests/s (43.2M requests) from the JSONL figure;
-- `bidlake replay` against a constant bidder (benchmarks/simulator/constant_bidder.py,
+- `bidlake replay --closed-loop` against a constant bidder (benchmarks/simulator/constant_bidder.py,
   uvicorn in another process) in bid requests/s, beside the baseline of the same HTTP
   client POSTing the same number of prebuilt request bodies to the same server: the
   ratio is what building requests, the auction, the truth and the notices cost.
@@ -106,6 +106,7 @@ def _replay_figures(world, root: Path) -> list[Figure]:
             window=TrafficWindow(START, rate=REPLAY_RATE, seed=1),
             truth=root / "replay-truth",
             concurrency=CONCURRENCY,
+            closed_loop=True,  # throughput: as fast as the bidder answers
         )
         summary = replay(config, world=world)
         with stopwatch() as elapsed:
@@ -115,7 +116,7 @@ def _replay_figures(world, root: Path) -> list[Figure]:
     return [
         Figure(
             PART,
-            f"replay 1 h at {REPLAY_RATE:g} req/s, {CONCURRENCY} in flight",
+            f"replay 1 h at {REPLAY_RATE:g} req/s, closed loop, {CONCURRENCY} in flight",
             summary.requests / summary.elapsed_s,
             "requests/s",
             baseline="POST loop, same client and server (baseline)",

@@ -56,3 +56,12 @@ def test_bad_start_exits_2_with_a_reason(home: Path, capsys: pytest.CaptureFixtu
     assert "rate must be" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         cli.main(["simulate", "--corrupt-rate", "2"])
+
+
+def test_simulate_first_price_share(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["simulate", "--hours", "1", "--rate", "1", "--first-price-share", "0.4"]
+    assert cli.main(args) == 0
+    assert "first-price auctions" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        cli.main(["simulate", "--first-price-share", "1.5"])
+    assert "must be a number in [0, 1]" in capsys.readouterr().err

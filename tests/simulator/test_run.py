@@ -165,3 +165,52 @@ def test_config_errors_are_clear(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="fmt"):
         run(tmp_path, fmt="csv")
     assert not (tmp_path / "landing").exists()
+
+
+def _logged(landing: Path, event_type: str) -> list[dict]:
+    return [orjson.loads(r) for r in records(landing, event_type)]
+
+
+def test_first_price_winners_pay_their_bid(tmp_path: Path) -> None:
+    share = 0.3
+    summary = run(tmp_path, rate=5.0, first_price_share=share)
+    landing = tmp_path / "landing"
+    at = {r["request_id"]: r["auction_type"] for r in _logged(landing, "bid_request")}
+    assert set(at.values()) == {1, 2}
+    first = sum(1 for v in at.values() if v == 1)
+    assert first == summary.first_price_requests
+    n = len(at)  # ~18k requests: 4 standard errors of a binomial share
+    assert abs(first / n - share) < 4 * (share * (1 - share) / n) ** 0.5
+    bids = {b["event_id"]: b for b in _logged(landing, "bid")}
+    paid = {1: 0, 2: 0}
+    for imp in _logged(landing, "impression"):
+        bid = bids[imp["bid_id"]]
+        if at[imp["request_id"]] == 1:
+            assert imp["clearing_price_micros"] == bid["bid_price_micros"]
+        else:
+            assert imp["clearing_price_micros"] <= bid["bid_price_micros"]
+        paid[at[imp["request_id"]]] += imp["clearing_price_micros"] < bid["bid_price_micros"]
+    assert paid[1] == 0 and paid[2] > 0  # second price usually pays less than the bid
+
+
+def test_first_price_wins_more_and_pays_more_per_win(tmp_path: Path) -> None:
+    """The competitors shade in first price, and the default policy does not."""
+    second = run(tmp_path / "second", rate=5.0)
+    first = run(tmp_path / "first", rate=5.0, first_price_share=1.0)
+    assert first.requests == second.requests and first.bids == second.bids
+    assert first.impressions > 1.1 * second.impressions
+    spend = sum(first.spend_micros.values()) / first.impressions
+    assert spend > 1.2 * sum(second.spend_micros.values()) / second.impressions
+
+
+def test_a_share_of_zero_changes_no_byte(tmp_path: Path) -> None:
+    """At the default share (0) every auction is second price and nothing is drawn for
+    first price; a share just above 0 draws from its own stream, so the traffic and every
+    other draw are those of share 0: the same bytes, unless a first-price auction occurs."""
+    run(tmp_path / "zero", rate=3.0)
+    run(tmp_path / "tiny", rate=3.0, first_price_share=1e-12)
+    assert digest(tmp_path / "zero") == digest(tmp_path / "tiny")
+    logged = _logged(tmp_path / "zero" / "landing", "bid_request")
+    assert logged and {r["auction_type"] for r in logged} == {2}
+    with pytest.raises(ValueError, match="first_price_share"):
+        run(tmp_path / "bad", first_price_share=1.5)
