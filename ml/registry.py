@@ -15,6 +15,15 @@ version, never a partial name. Pure Python: the bidder imports it.
 
 Loading with a `key` (bidlake.keys.Key, ml.artifact.signing_key()) also verifies the
 artifact's signature: what the bidder does, and what export does when it promotes.
+
+A fleet (bidders on many hosts, `bidlake serve --state redis://…`) reads the promoted
+version from Redis, not from CURRENT: `<prefix>:model:<name>:current` (`current_key`),
+which `set_current` writes after CURRENT when `$BIDLAKE_MODELS_REDIS` names the fleet's
+Redis (`$BIDLAKE_MODELS_REDIS_PREFIX`: its `--redis-prefix`, default `bidlake:bidder`).
+One key every host polls switches them all within a poll interval plus a load, without
+trusting a shared filesystem's caching for the pointer; the artifacts themselves are still
+read from the models root (shared storage) and verified on every host (docs/scaling.md,
+"A bidder fleet"). Only the version name is published: an artifact is immutable and signed.
 """
 
 from __future__ import annotations
@@ -32,6 +41,7 @@ from typing import Any
 from bidlake.atomic_files import atomic_write, fsync_dir
 from bidlake.keys import Key
 from bidlake.paths import home
+from bidlake.redact import redact_url
 from ml.artifact import ArtifactError, read_artifact
 from ml.scorer import ScoringModel, load_model
 
@@ -40,10 +50,22 @@ GATE_FILE = "gate.json"
 CURRENT_FILE = "CURRENT"
 HISTORY_FILE = "history.jsonl"
 _VERSION_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]{0,99}$")
+REDIS_ENV = "BIDLAKE_MODELS_REDIS"  # redis:// URL: promotion publishes the version there too
+REDIS_PREFIX_ENV = "BIDLAKE_MODELS_REDIS_PREFIX"
+DEFAULT_REDIS_PREFIX = "bidlake:bidder"  # the bidder's default --redis-prefix
+PUBLISH_TIMEOUT_S = 5.0
 
 
 class RegistryError(LookupError):
     """No such model or version, or an invalid name."""
+
+
+class MissingVersion(RegistryError):
+    """The version's artifact is not (or not yet) under the models root."""
+
+
+class PublishError(RuntimeError):
+    """CURRENT moved, but the version could not be published to the fleet's Redis."""
 
 
 def _root(models_root: Path | str | None) -> Path:
@@ -88,7 +110,7 @@ def load_version(
     """A version's model, verified (with `key`: its signature too); ArtifactError if not."""
     path = model_path(name, version, models_root)
     if not path.exists():
-        raise RegistryError(f"model {name!r} has no version {version!r} ({path})")
+        raise MissingVersion(f"model {name!r} has no version {version!r} ({path})")
     if key is None:
         return load_model(path)
     doc = read_artifact(path, key)
@@ -132,12 +154,51 @@ def staging(name: str, version: str, models_root: Path | str | None = None) -> I
 
 
 def set_current(
-    name: str, version: str, models_root: Path | str | None = None, key: Key | None = None
+    name: str,
+    version: str,
+    models_root: Path | str | None = None,
+    key: Key | None = None,
+    *,
+    redis_url: str | None = None,
+    redis_prefix: str | None = None,
 ) -> None:
     """Point CURRENT at `version` after verifying its artifact loads (with `key`: that it
-    is signed with it) (atomic rename)."""
+    is signed with it) (atomic rename); then publish it to a fleet's Redis when one is
+    configured (`redis_url`, default $BIDLAKE_MODELS_REDIS; "" publishes nothing).
+
+    PublishError when the publication fails: CURRENT has moved but the fleet has not, and
+    calling this again (it is idempotent) finishes the promotion."""
     load_version(name, version, models_root, key)  # refuses a missing or corrupt model
     atomic_write(_root(models_root) / name / CURRENT_FILE, version + "\n")
+    url = os.environ.get(REDIS_ENV, "") if redis_url is None else redis_url
+    if url:
+        prefix = redis_prefix or os.environ.get(REDIS_PREFIX_ENV) or DEFAULT_REDIS_PREFIX
+        publish_current(name, version, url, prefix)
+
+
+def current_key(name: str, prefix: str = DEFAULT_REDIS_PREFIX) -> str:
+    """The Redis key a fleet's bidders follow for model `name`'s promoted version."""
+    _check(name)
+    return f"{prefix}:model:{name}:current"
+
+
+def publish_current(name: str, version: str, redis_url: str, prefix: str) -> None:
+    """Set the fleet's pointer (`current_key`) to `version` (the caller has verified it)."""
+    _check(name, version)
+    import redis  # only a promotion that publishes pays for the import
+
+    client = redis.Redis.from_url(
+        redis_url, socket_timeout=PUBLISH_TIMEOUT_S, socket_connect_timeout=PUBLISH_TIMEOUT_S
+    )
+    try:
+        client.set(current_key(name, prefix), version)
+    except redis.RedisError as exc:
+        raise PublishError(
+            f"CURRENT of {name!r} is {version!r}, but publishing it to {redact_url(redis_url)} "
+            f"failed ({exc}); the fleet still serves the previous version: promote again"
+        ) from exc
+    finally:
+        client.close()
 
 
 def append_history(name: str, entry: dict[str, Any], models_root: Path | str | None = None) -> None:

@@ -208,11 +208,15 @@ def fixture_bodies() -> list[bytes]:
     return [orjson.dumps(orjson.loads(p.read_bytes())) for p in paths]
 
 
-def _models(root: Path) -> None:
+def _models(home: Path) -> None:
+    """A CTR and a CVR artifact, signed with the home's model-signing key (the one the
+    bidder started with BIDLAKE_HOME=home verifies with, or $BIDLAKE_MODEL_SIGNING_KEY when
+    set: both sides read the same), and promoted."""
     from ml import registry
-    from ml.artifact import new_document, write_artifact
+    from ml.artifact import new_document, signing_key, write_artifact
     from ml.features import default_spec
 
+    root, key = home / "models", signing_key(home)
     rng = random.Random(3)
     spec = default_spec()
     for name, intercept in (("ctr", -5.8), ("cvr", -2.9)):
@@ -226,8 +230,8 @@ def _models(root: Path) -> None:
             weights=weights,
         )
         with registry.staging(name, f"{name}-bench", root) as folder:
-            write_artifact(doc, folder / registry.MODEL_FILE)
-        registry.set_current(name, f"{name}-bench", root)
+            write_artifact(doc, folder / registry.MODEL_FILE, key)
+        registry.set_current(name, f"{name}-bench", root, key)
 
 
 def _book(path: Path) -> None:
@@ -380,7 +384,7 @@ def run() -> list[Figure]:
     with tempfile.TemporaryDirectory(prefix="bidlake-bench-bidder-") as tmp:
         work = Path(tmp)
         home = work / "home"
-        _models(home / "models")
+        _models(home)
         _book(work / "campaigns.json")
         bodies_file = work / "bodies.jsonl"
         bodies_file.write_bytes(b"\n".join(bodies(2000) + fixture_bodies()) + b"\n")
