@@ -41,6 +41,13 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 NOT_FOUND = Answer(404, JSON, b'{"error":"no such endpoint"}')
 NOT_STARTED = Answer(503, JSON, b'{"error":"the bidder is starting or stopping"}')
 INTERNAL = Answer(500, JSON, b'{"error":"internal error"}')
+# A notice the bidder could not record (its state store is away): the exchange retries it,
+# and the claims make the retry count once.
+NOTICE_UNAVAILABLE = Answer(
+    503,
+    [*JSON, (b"retry-after", b"1")],
+    b'{"error":"the notice could not be recorded now; retry"}',
+)
 INTERNAL_NO_BID = Bidder.NO_BID_INTERNAL_ERROR
 CLOSE = [*JSON, (b"connection", b"close")]
 
@@ -202,13 +209,23 @@ class BidderApp:
         return self.bidder.metrics_text()
 
     async def _win(self, scope: Scope, receive: Receive) -> Answer:
-        return await self.bidder.win(await _query(scope, receive))
+        return await self._notice(self.bidder.win, await _query(scope, receive))
 
     async def _click(self, scope: Scope, receive: Receive) -> Answer:
-        return await self.bidder.click(await _query(scope, receive))
+        return await self._notice(self.bidder.click, await _query(scope, receive))
 
     async def _conversion(self, scope: Scope, receive: Receive) -> Answer:
-        return await self.bidder.conversion(await _query(scope, receive))
+        return await self._notice(self.bidder.conversion, await _query(scope, receive))
+
+    async def _notice(self, handle: Callable[[bytes], Awaitable[Answer]], query: bytes) -> Answer:
+        try:
+            return await handle(query)
+        except Exception:
+            # Redis down, a locked SQLite file: the claim and the spend are one step, so a
+            # store that failed counted nothing, and the exchange's retry counts once.
+            log.exception("a notice could not be recorded")
+            self.bidder.metrics.track("notice_unavailable")
+            return NOTICE_UNAVAILABLE
 
 
 async def _query(scope: Scope, receive: Receive) -> bytes:

@@ -437,3 +437,22 @@ def test_a_request_naming_no_exchange_is_logged_under_the_default(
     bid(client)  # no ?exchange= and no ext.exchange
     (logged_request,) = logged(app, "bid_request")
     assert logged_request["exchange"] == "unknown"
+
+
+def test_a_notice_the_store_cannot_record_asks_for_a_retry(
+    app: BidderApp, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Redis away: 503 with retry-after (the exchange retries), never a 500."""
+    b = bid(client)
+    assert app.bidder.store is not None
+
+    async def unavailable(*args: object, **kwargs: object) -> bool:
+        raise ConnectionError("redis: connection refused")
+
+    monkeypatch.setattr(app.bidder.store, "record_win", unavailable)
+    response = client.get(local(b["nurl"]).replace("${AUCTION_PRICE}", "1.00"))
+    assert response.status_code == 503 and response.headers["retry-after"] == "1"
+    assert 'result="notice_unavailable"} 1' in tracking(client)
+    monkeypatch.undo()
+    win(client, b)  # the retry, once the store is back, counts
+    assert app.bidder.store.spent(b["cid"], NOON) == 1_000_000
