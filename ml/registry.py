@@ -42,7 +42,6 @@ from bidlake.atomic_files import atomic_write, fsync_dir
 from bidlake.keys import Key
 from bidlake.paths import home
 from bidlake.redact import redact_url
-from ml.artifact import ArtifactError, read_artifact
 from ml.scorer import ScoringModel, load_model
 
 MODEL_FILE = "model.json"
@@ -111,15 +110,7 @@ def load_version(
     path = model_path(name, version, models_root)
     if not path.exists():
         raise MissingVersion(f"model {name!r} has no version {version!r} ({path})")
-    if key is None:
-        return load_model(path)
-    doc = read_artifact(path, key)
-    try:
-        return ScoringModel.from_artifact(doc, path)
-    except (KeyError, TypeError, ValueError) as exc:
-        if isinstance(exc, ArtifactError):
-            raise
-        raise ArtifactError(f"{path}: malformed model: {exc!r}") from exc
+    return load_model(path, key)
 
 
 def load_current(

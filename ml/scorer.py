@@ -24,6 +24,7 @@ from itertools import product
 from pathlib import Path
 from typing import Any
 
+from bidlake.keys import Key
 from ml.artifact import ArtifactError, read_artifact
 from ml.features import CROSS_SEP, DEFAULTS, RAW_FIELDS, TRANSFORMS, FeatureSpec
 
@@ -244,10 +245,11 @@ def _bounded_set(memo: dict, key: Any, value: Any) -> None:
     memo[key] = value
 
 
-def load_model(path: str | Path) -> ScoringModel:
-    """Load and verify a model artifact; `ArtifactError` names the file and the reason."""
+def load_model(path: str | Path, key: Key | None = None) -> ScoringModel:
+    """Load and verify a model artifact (with `key`: its signature too); `ArtifactError`
+    names the file and the reason."""
     path = Path(path)
-    doc = read_artifact(path)
+    doc = read_artifact(path, key)
     try:
         return ScoringModel.from_artifact(doc, path)
     except (KeyError, TypeError, ValueError) as exc:

@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,19 +23,12 @@ import pytest
 
 from bidlake.paths import REPO_ROOT
 from tests.orchestration.conftest import MainRun
+from tests.support.chromium import chromium, require_chromium
 from tests.support.polling import eventually
 from tests.support.postgres import free_port
 
 ARTIFACTS = REPO_ROOT / "test-artifacts"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--hide-scrollbars",
+UI_FLAGS = [
     "--window-size=1800,1100",
     # Runs the single-page app on a virtual clock until it is idle, up to 30 s of it.
     "--virtual-time-budget=30000",
@@ -53,8 +44,7 @@ def _graphql(url: str, query: str) -> dict:
 
 @pytest.fixture(scope="module")
 def ui(main_run: MainRun, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("chromium is not installed (scripts/system-deps.sh installs it)")
+    require_chromium()
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DAGSTER_", "BIDLAKE_"))}
     env["BIDLAKE_HOME"] = str(main_run.home)
@@ -101,13 +91,7 @@ def ui(main_run: MainRun, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 
 def _chromium(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    profile = tmp / f"chromium-{time.monotonic_ns()}"  # a fresh profile per invocation
-    return subprocess.run(
-        [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    return chromium(tmp, *UI_FLAGS, *args)
 
 
 def test_the_graphql_api_lists_every_platform_asset(ui: str, main_run: MainRun) -> None:

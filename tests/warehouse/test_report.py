@@ -4,9 +4,6 @@ page self-contained, and a screenshot of it in headless Chromium."""
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from html.parser import HTMLParser
@@ -17,6 +14,7 @@ import pytest
 
 from bidlake import cli
 from bidlake.paths import Home
+from tests.support.chromium import chromium, require_chromium
 from tests.warehouse.conftest import bid, click, impression, request, write_scenario
 from tests.warehouse.lake import write_events
 from warehouse.build import build
@@ -24,7 +22,6 @@ from warehouse.catalog import connect_read_only
 from warehouse.report import write_report
 
 NOW = datetime(2024, 6, 12, 9, 30, tzinfo=UTC)
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CURRENT = "20240611T000000Z-abcdef01"
 OLDER = "20240609T000000Z-00000000"
 
@@ -296,30 +293,9 @@ def test_later_sections_say_not_measured_yet(page: Path) -> None:
 
 
 def test_chromium_renders_the_page(page: Path, tmp_path: Path) -> None:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("chromium is not installed (scripts/system-deps.sh installs it)")
+    require_chromium()
     shot = tmp_path / "report.png"
-    profile = tmp_path / f"chromium-{time.monotonic_ns()}"
-    done = subprocess.run(
-        [
-            CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--no-first-run",
-            "--disable-sync",
-            "--hide-scrollbars",
-            f"--user-data-dir={profile}",
-            f"--screenshot={shot}",
-            "--window-size=1400,2400",
-            page.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    done = chromium(tmp_path, f"--screenshot={shot}", "--window-size=1400,2400", page.as_uri())
     assert done.returncode == 0, done.stderr[-2000:]
     data = shot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
