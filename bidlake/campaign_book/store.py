@@ -38,6 +38,7 @@ from bidlake.campaign_book import config, migrate
 from bidlake.campaign_book.model import Book, CampaignRow, CreativeRow, HistoryRow, TargetingRow
 from bidlake.campaigns import (
     ACTIVE,
+    FIELDS,
     PAUSED,
     BookFile,
     CampaignConfigError,
@@ -204,16 +205,8 @@ def _change(row: HistoryRow) -> Change:
     )
 
 
-_SCALARS = (
-    "campaign_id",
-    "advertiser_id",
-    "name",
-    "goal",
-    "goal_micros",
-    "max_bid_cpm_micros",
-    "daily_budget_micros",
-    "frequency_cap_per_day",
-)
+# The plain columns of a campaign: the JSON format's fields up to its nested ones.
+_SCALARS = FIELDS[: FIELDS.index("creatives")]
 
 
 def document(row: CampaignRow) -> dict:
