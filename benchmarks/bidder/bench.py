@@ -208,7 +208,7 @@ def fixture_bodies() -> list[bytes]:
     return [orjson.dumps(orjson.loads(p.read_bytes())) for p in paths]
 
 
-def _models(home: Path) -> None:
+def install_models(home: Path, *, weights: int = 200_000, tag: str = "bench") -> None:
     """A CTR and a CVR artifact, signed with the home's model-signing key (the one the
     bidder started with BIDLAKE_HOME=home verifies with, or $BIDLAKE_MODEL_SIGNING_KEY when
     set: both sides read the same), and promoted."""
@@ -220,21 +220,21 @@ def _models(home: Path) -> None:
     rng = random.Random(3)
     spec = default_spec()
     for name, intercept in (("ctr", -5.8), ("cvr", -2.9)):
-        weights = {rng.randrange(spec.num_buckets): rng.gauss(0, 0.3) for _ in range(200_000)}
+        weights = {rng.randrange(spec.num_buckets): rng.gauss(0, 0.3) for _ in range(weights)}
         doc = new_document(
             name=name,
-            version=f"{name}-bench",
+            version=f"{name}-{tag}",
             created_at_ms=0,
             feature_spec=spec.to_dict(),
             intercept=intercept,
             weights=weights,
         )
-        with registry.staging(name, f"{name}-bench", root) as folder:
+        with registry.staging(name, f"{name}-{tag}", root) as folder:
             write_artifact(doc, folder / registry.MODEL_FILE, key)
-        registry.set_current(name, f"{name}-bench", root, key)
+        registry.set_current(name, f"{name}-{tag}", root, key)
 
 
-def _book(path: Path) -> None:
+def write_book(path: Path) -> None:
     book = json.loads((REPO / "bidlake" / "campaigns.json").read_text())
     for campaign in book["campaigns"]:
         campaign["daily_budget_micros"] *= 1000
@@ -384,8 +384,8 @@ def run() -> list[Figure]:
     with tempfile.TemporaryDirectory(prefix="bidlake-bench-bidder-") as tmp:
         work = Path(tmp)
         home = work / "home"
-        _models(home)
-        _book(work / "campaigns.json")
+        install_models(home)
+        write_book(work / "campaigns.json")
         bodies_file = work / "bodies.jsonl"
         bodies_file.write_bytes(b"\n".join(bodies(2000) + fixture_bodies()) + b"\n")
         script = work / "bodies.lua"

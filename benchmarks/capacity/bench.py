@@ -124,11 +124,11 @@ def measure_bidder(work: Path, seconds: int, rate: int) -> tuple[float, float, f
     from ml.artifact import signing_key
 
     home = work / "bidder-home"
-    bidder._models(home)
+    bidder.install_models(home)
     started = time.perf_counter()
     registry.load_version("ctr", "ctr-bench", home / "models", signing_key(home))
     load_s = time.perf_counter() - started
-    bidder._book(work / "campaigns.json")
+    bidder.write_book(work / "campaigns.json")
     bodies_file = work / "bodies.jsonl"
     bodies_file.write_bytes(b"\n".join(bidder.bodies(2000) + bidder.fixture_bodies()) + b"\n")
     env = {

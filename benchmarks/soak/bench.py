@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import random
 import socket
@@ -48,7 +47,7 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 
-from benchmarks.bidder.bench import bodies
+from benchmarks.bidder.bench import bodies, install_models, write_book
 from benchmarks.bidder.loadgen import percentile
 from benchmarks.harness import Figure, render
 
@@ -63,37 +62,6 @@ SIDE_REST_S = 5.0
 
 
 # --------------------------------------------------------------------------- set-up
-
-
-def _models(home: Path) -> None:
-    """A CTR and a CVR model, signed with the home's model-signing key (as ml exports)."""
-    from ml import registry
-    from ml.artifact import new_document, signing_key, write_artifact
-    from ml.features import default_spec
-
-    root, key = home / "models", signing_key(home)
-    rng = random.Random(3)
-    spec = default_spec()
-    for name, intercept in (("ctr", -5.8), ("cvr", -2.9)):
-        weights = {rng.randrange(spec.num_buckets): rng.gauss(0, 0.3) for _ in range(20_000)}
-        doc = new_document(
-            name=name,
-            version=f"{name}-soak",
-            created_at_ms=0,
-            feature_spec=spec.to_dict(),
-            intercept=intercept,
-            weights=weights,
-        )
-        with registry.staging(name, f"{name}-soak", root) as folder:
-            write_artifact(doc, folder / registry.MODEL_FILE, key)
-        registry.set_current(name, f"{name}-soak", root)
-
-
-def _book(path: Path) -> None:
-    book = json.loads((REPO / "bidlake" / "campaigns.json").read_text())
-    for campaign in book["campaigns"]:
-        campaign["daily_budget_micros"] *= 1000
-    path.write_text(json.dumps(book))
 
 
 def _port() -> int:
@@ -309,8 +277,8 @@ def run(seconds: float | None = None, rate: float | None = None) -> list[Figure]
     with tempfile.TemporaryDirectory(prefix="bidlake-bench-soak-") as tmp:
         work = Path(tmp)
         home = work / "home"
-        _models(home)
-        _book(work / "campaigns.json")
+        install_models(home, weights=20_000, tag="soak")
+        write_book(work / "campaigns.json")
         env = {
             **os.environ,
             "BIDLAKE_HOME": str(home),
