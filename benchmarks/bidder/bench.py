@@ -208,7 +208,7 @@ def fixture_bodies() -> list[bytes]:
     return [orjson.dumps(orjson.loads(p.read_bytes())) for p in paths]
 
 
-def install_models(home: Path, *, weights: int = 200_000, tag: str = "bench") -> None:
+def install_models(home: Path, *, n_weights: int = 200_000, tag: str = "bench") -> None:
     """A CTR and a CVR artifact, signed with the home's model-signing key (the one the
     bidder started with BIDLAKE_HOME=home verifies with, or $BIDLAKE_MODEL_SIGNING_KEY when
     set: both sides read the same), and promoted."""
@@ -220,7 +220,7 @@ def install_models(home: Path, *, weights: int = 200_000, tag: str = "bench") ->
     rng = random.Random(3)
     spec = default_spec()
     for name, intercept in (("ctr", -5.8), ("cvr", -2.9)):
-        weights = {rng.randrange(spec.num_buckets): rng.gauss(0, 0.3) for _ in range(weights)}
+        weights = {rng.randrange(spec.num_buckets): rng.gauss(0, 0.3) for _ in range(n_weights)}
         doc = new_document(
             name=name,
             version=f"{name}-{tag}",

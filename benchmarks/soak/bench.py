@@ -277,7 +277,7 @@ def run(seconds: float | None = None, rate: float | None = None) -> list[Figure]
     with tempfile.TemporaryDirectory(prefix="bidlake-bench-soak-") as tmp:
         work = Path(tmp)
         home = work / "home"
-        install_models(home, weights=20_000, tag="soak")
+        install_models(home, n_weights=20_000, tag="soak")
         write_book(work / "campaigns.json")
         env = {
             **os.environ,
